@@ -1,0 +1,5 @@
+import sys
+
+from grokjax.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""The two-layer committee machine and its sufficient statistics.
+
+``params`` is a dict ``{"W": (N, D)}`` (fixed unit readouts) or ``{"W": (N, D), "a": (N,)}`` (trained
+readouts). The network is f(x) = (alpha/N) sum_k a_k phi(w_k . x) with phi(h) = h + (eps/2) h^2, which is
+exactly f(x) = alpha (wbar . x + (eps/2) x^T M x) with wbar = W^T a / N and M = W^T diag(a) W / N.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Stats(NamedTuple):
+    """Sufficient statistics: wbar (D,) and M (D, D). Also used for *changes* (delta wbar, delta M)."""
+
+    wbar: jax.Array
+    M: jax.Array
+
+
+def phi(h, eps):
+    """Activation h + (eps/2) h^2."""
+    return h + 0.5 * eps * h**2
+
+
+def readouts(params) -> jax.Array:
+    W = params["W"]
+    return params["a"] if "a" in params else jnp.ones((W.shape[0],), W.dtype)
+
+
+def committee(params, X, alpha, eps) -> jax.Array:
+    """Network output f(x) = (alpha/N) sum_k a_k phi(w_k . x) for each row of X (P, D) -> (P,)."""
+    W = params["W"]
+    H = X @ W.T
+    return alpha * (phi(H, eps) @ readouts(params)) / W.shape[0]
+
+
+def sufficient_stats(params) -> Stats:
+    """(wbar, M) = (W^T a / N, W^T diag(a) W / N)."""
+    W = params["W"]
+    a = readouts(params)
+    N = W.shape[0]
+    return Stats(W.T @ a / N, (W.T * a) @ W / N)
+
+
+def predict_from_stats(stats: Stats, X, alpha, eps) -> jax.Array:
+    """alpha (wbar . x + (eps/2) x^T M x) for each row of X; exact for the quadratic activation."""
+    return alpha * (X @ stats.wbar + 0.5 * eps * jnp.sum((X @ stats.M) * X, axis=1))
+
+
+def init_params(key, N: int, D: int, *, init_scale=1.0, trained_readouts: bool = False, dtype=jnp.float32):
+    """W_ki ~ init_scale N(0, 1); readouts a_k ~ init_scale N(0, 1) when trained, else fixed to 1."""
+    k_w, k_a = jax.random.split(key)
+    params = {"W": init_scale * jax.random.normal(k_w, (N, D), dtype)}
+    if trained_readouts:
+        params["a"] = init_scale * jax.random.normal(k_a, (N,), dtype)
+    return params
+
+
+def stats_sub(a: Stats, b: Stats) -> Stats:
+    return Stats(a.wbar - b.wbar, a.M - b.M)

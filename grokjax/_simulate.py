@@ -1,0 +1,319 @@
+"""One whole training run (network + exact lazy model + metrics) as a single jittable, vmappable function.
+
+Two exact engines compute the same trajectory:
+
+* ``weights``: the parameters themselves with any optax optimizer; the lazy model is the exact
+  linearisation ``jax.linearize(f, theta0)`` trained by the same optimizer;
+* ``reduced``: the sufficient statistics (wbar, M) of the network and (delta wbar, B = W0^T delta W / N) of the
+  lazy model (reduced-dynamics.md), for GD and heavy-ball momentum with fixed readouts; cost per step is
+  independent of N.
+
+All metrics are computed from the statistics, so both engines share one metric function.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from grokjax._config import PolyConfig, choose_engine
+from grokjax._data import PolyData, make_data
+from grokjax._kernels import kernel_alignment, kernel_regression, ntk_closed_form, ntk_features
+from grokjax._losses import decompose_test_loss
+from grokjax._model import Stats, committee, init_params, predict_from_stats, sufficient_stats
+from grokjax._schedule import log_steps
+
+METRICS = ("train_loss", "test_loss", "pop_test_loss", "decomp_variance", "decomp_alignment", "decomp_linear",
+           "alignment", "weight_norm", "movement", "m2", "q",
+           "lazy_train_loss", "lazy_test_loss", "lazy_pop_test_loss")
+
+
+class Scalars(NamedTuple):
+    """Swept hyperparameters of one configuration (array leaves, so a sweep is a vmap)."""
+
+    alpha: jax.Array
+    eps: jax.Array
+    eta0: jax.Array
+    init_scale: jax.Array
+    momentum: jax.Array
+    weight_decay: jax.Array
+
+    @classmethod
+    def from_config(cls, cfg: PolyConfig, dtype=jnp.float32) -> "Scalars":
+        return cls(*(jnp.asarray(getattr(cfg, f), dtype) for f in cls._fields))
+
+
+def _dtype(cfg: PolyConfig):
+    return jnp.float64 if cfg.dtype == "float64" else jnp.float32
+
+
+def make_optimizer(cfg: PolyConfig, s: Scalars, lr) -> optax.GradientTransformation:
+    """The optax optimizer named by ``cfg.optimizer`` (all use step size ``lr``)."""
+    if cfg.optimizer == "gd":
+        return optax.sgd(lr)
+    if cfg.optimizer in ("momentum", "nesterov"):
+        return optax.sgd(lr, momentum=s.momentum, nesterov=cfg.optimizer == "nesterov")
+    if cfg.optimizer == "adam":
+        return optax.adam(lr)
+    return optax.adamw(lr, weight_decay=s.weight_decay)
+
+
+# ------------------------------------------------------------------------------------------ engines
+class _Problem(NamedTuple):
+    data: PolyData
+    params0: dict
+    stats0: Stats
+    f0_train: jax.Array
+    offset: jax.Array  # subtracted from the network output on the train set (f0 if centred, else 0)
+    lr: jax.Array
+    s: Scalars
+
+
+def _weights_engine(cfg: PolyConfig, pb: _Problem):
+    """init/step/observe for the parameter-space engine (network and jax.linearize lazy model)."""
+    s, X, y = pb.s, pb.data.X, pb.data.y
+    opt = make_optimizer(cfg, s, pb.lr)
+    f = lambda p, Xs: committee(p, Xs, s.alpha, s.eps)  # noqa: E731
+    f0_train, lin_fn = jax.linearize(lambda p: f(p, X), pb.params0)
+    lazy_offset = jnp.zeros_like(f0_train) if cfg.centered else f0_train
+
+    def net_loss(p):
+        return jnp.mean((f(p, X) - pb.offset - y) ** 2)
+
+    def lazy_loss(d):
+        return jnp.mean((lin_fn(d) + lazy_offset - y) ** 2)
+
+    zeros = jax.tree.map(jnp.zeros_like, pb.params0)
+    state = {"net": (pb.params0, opt.init(pb.params0)), "lazy": (zeros, opt.init(zeros))}
+
+    def _update(loss_fn, pair):
+        p, o = pair
+        loss, grads = jax.value_and_grad(loss_fn)(p)
+        updates, o = opt.update(grads, o, p)
+        return loss, (optax.apply_updates(p, updates), o)
+
+    def step(state):
+        loss, net = _update(net_loss, state["net"])
+        out = {"net": net, "lazy": state["lazy"]}
+        lazy_loss_value = jnp.zeros((), loss.dtype)
+        if cfg.lazy:
+            lazy_loss_value, out["lazy"] = _update(lazy_loss, state["lazy"])
+        return (loss, lazy_loss_value), out
+
+    def observe(state):
+        params = state["net"][0]
+        net_stats = sufficient_stats(params)
+        delta = state["lazy"][0]
+        lazy_dstats = jax.jvp(sufficient_stats, (pb.params0,), (delta,))[1]
+        leaves = jax.tree.leaves(params)
+        norm2 = sum(jnp.sum(v**2) for v in leaves)
+        move2 = sum(jnp.sum((v - v0) ** 2) for v, v0 in zip(leaves, jax.tree.leaves(pb.params0)))
+        norm0 = sum(jnp.sum(v**2) for v in jax.tree.leaves(pb.params0))
+        ntk = (lambda Xa: ntk_features(params, Xa, Xa, s.alpha, s.eps)) if cfg.readouts == "trained" else None
+        return net_stats, lazy_dstats, jnp.sqrt(norm2), jnp.sqrt(move2 / norm0), ntk
+
+    return state, step, observe
+
+
+def _reduced_engine(cfg: PolyConfig, pb: _Problem):
+    """init/step/observe for the sufficient-statistics engine (GD or heavy-ball momentum, fixed readouts)."""
+    s, X, y = pb.s, pb.data.X, pb.data.y
+    N, P = cfg.N, cfg.P
+    eps, lr = s.eps, pb.lr
+    c = 2.0 * s.alpha / (P * N)
+    mu = s.momentum if cfg.optimizer == "momentum" else None
+    w0, M0 = pb.stats0
+    lazy_offset = jnp.zeros_like(pb.f0_train) if cfg.centered else pb.f0_train
+    zeros_D, zeros_DD = jnp.zeros_like(w0), jnp.zeros_like(M0)
+
+    net = {"wbar": w0, "M": M0, "C": M0}  # C = W0^T W / N
+    lazy = {"dw": zeros_D, "B": zeros_DD}  # B = W0^T dW / N
+    if mu is not None:
+        net.update(vbar=zeros_D, WV=zeros_DD, VV=zeros_DD, CV=zeros_DD)
+        lazy.update(vbar=zeros_D, BV=zeros_DD)
+    state = {"net": net, "lazy": lazy}
+
+    def residual_moments(pred):
+        delta = pred - y
+        return jnp.mean(delta**2), X.T @ delta, (X * delta[:, None]).T @ X
+
+    def net_step(st):
+        w, M, C = st["wbar"], st["M"], st["C"]
+        loss, b, S = residual_moments(predict_from_stats(Stats(w, M), X, s.alpha, eps) - pb.offset)
+        SM = S @ M
+        g = c * (b + eps * S @ w)
+        WG = c * (jnp.outer(w, b) + eps * M @ S)
+        Sw = S @ w
+        GG = c**2 * (jnp.outer(b, b) + eps * (jnp.outer(Sw, b) + jnp.outer(b, Sw)) + eps**2 * SM @ S)
+        CG = c * (jnp.outer(w0, b) + eps * C @ S)
+        if mu is None:
+            v, WV, VV, CV = g, WG, GG, CG
+        else:
+            VG = c * (jnp.outer(st["vbar"], b) + eps * st["WV"].T @ S)
+            v = g + mu * st["vbar"]
+            WV = WG + mu * st["WV"]
+            VV = GG + mu * (VG + VG.T) + mu**2 * st["VV"]
+            CV = CG + mu * st["CV"]
+        new = {"wbar": w - lr * v, "M": M - lr * (WV + WV.T) + lr**2 * VV, "C": C - lr * CV}
+        if mu is not None:
+            new.update(vbar=v, WV=WV - lr * VV, VV=VV, CV=CV)
+        return loss, new
+
+    def lazy_step(st):
+        dw, B = st["dw"], st["B"]
+        pred = s.alpha * (X @ dw + eps * jnp.sum((X @ B) * X, axis=1)) + lazy_offset
+        loss, b, S = residual_moments(pred)
+        g = c * (b + eps * S @ w0)
+        BG = c * (jnp.outer(w0, b) + eps * M0 @ S)
+        if mu is None:
+            v, BV = g, BG
+        else:
+            v, BV = g + mu * st["vbar"], BG + mu * st["BV"]
+        new = {"dw": dw - lr * v, "B": B - lr * BV}
+        if mu is not None:
+            new.update(vbar=v, BV=BV)
+        return loss, new
+
+    def step(state):
+        loss, net = net_step(state["net"])
+        out = {"net": net, "lazy": state["lazy"]}
+        lazy_loss_value = jnp.zeros((), loss.dtype)
+        if cfg.lazy:
+            lazy_loss_value, out["lazy"] = lazy_step(state["lazy"])
+        return (loss, lazy_loss_value), out
+
+    def observe(state):
+        st = state["net"]
+        net_stats = Stats(st["wbar"], st["M"])
+        lz = state["lazy"]
+        lazy_dstats = Stats(lz["dw"], lz["B"] + lz["B"].T)
+        tr0 = jnp.trace(M0)
+        norm = jnp.sqrt(N * jnp.trace(st["M"]))
+        move = jnp.sqrt(jnp.maximum(jnp.trace(st["M"]) + tr0 - 2.0 * jnp.trace(st["C"]), 0.0) / tr0)
+        return net_stats, lazy_dstats, norm, move, None
+
+    return state, step, observe
+
+
+# ------------------------------------------------------------------------------------------ one run
+def simulate(cfg: PolyConfig, scalars: Scalars, key: jax.Array, on_interval=None) -> dict[str, jax.Array]:
+    """Train the network (and its lazy model) for ``cfg.steps`` steps; return metrics on the log schedule.
+
+    ``cfg`` is static (shapes, engine, optimizer kind); ``scalars`` and ``key`` are traced, so this function
+    can be vmapped over configurations. Returns a dict of arrays: every name in :data:`METRICS` with shape
+    (L,) for the L logged steps, plus scalars ``kr_test_loss`` (kernel regression with the initial NTK),
+    ``diverged_step`` and ``lazy_diverged_step`` (-1 when the run stayed finite and below the bound).
+    ``on_interval(step)``, if given, is called from the compiled run (``jax.debug.callback``) after each
+    logging interval with the step reached; it drives progress bars.
+    """
+    s = scalars
+    dtype = _dtype(cfg)
+    k_data, k_init = jax.random.split(key)
+    data = make_data(k_data, cfg.D, cfg.P, cfg.P_test, convention=cfg.convention, target=cfg.target, dtype=dtype)
+    params0 = init_params(k_init, cfg.N, cfg.D, init_scale=s.init_scale,
+                          trained_readouts=cfg.readouts == "trained", dtype=dtype)
+    stats0 = sufficient_stats(params0)
+    f0_train = predict_from_stats(stats0, data.X, s.alpha, s.eps)
+    f0_test = predict_from_stats(stats0, data.X_test, s.alpha, s.eps)
+    offset = f0_train if cfg.centered else jnp.zeros_like(f0_train)
+    test_offset = f0_test if cfg.centered else jnp.zeros_like(f0_test)
+    lr = s.eta0 * cfg.N / s.alpha**2
+    pb = _Problem(data, params0, stats0, f0_train, offset, lr, s)
+
+    engine = choose_engine(cfg)
+    build = _reduced_engine if engine == "reduced" else _weights_engine
+    state0, step, observe = build(cfg, pb)
+    X_align, y_align = data.X_test[: cfg.n_align], data.y_test[: cfg.n_align]
+
+    def metrics(state):
+        net_stats, lazy_dstats, norm, move, ntk = observe(state)
+        base = stats0 if cfg.centered else Stats(jnp.zeros_like(stats0.wbar), jnp.zeros_like(stats0.M))
+        dnet = Stats(net_stats.wbar - base.wbar, net_stats.M - base.M)
+        lazy_base = Stats(jnp.zeros_like(stats0.wbar), jnp.zeros_like(stats0.M)) if cfg.centered else stats0
+        dlazy = Stats(lazy_dstats.wbar + lazy_base.wbar, lazy_dstats.M + lazy_base.M)
+        dec = decompose_test_loss(dnet, data.beta, data.c0, data.c2, s.alpha, s.eps)
+        lazy_dec = decompose_test_loss(dlazy, data.beta, data.c0, data.c2, s.alpha, s.eps)
+        out = {
+            "train_loss": jnp.mean((predict_from_stats(dnet, data.X, s.alpha, s.eps) - data.y) ** 2),
+            "test_loss": jnp.mean((predict_from_stats(dnet, data.X_test, s.alpha, s.eps) - data.y_test) ** 2),
+            "pop_test_loss": dec.total,
+            "decomp_variance": dec.variance,
+            "decomp_alignment": dec.alignment,
+            "decomp_linear": dec.linear,
+            "weight_norm": norm,
+            "movement": move,
+            "m2": data.beta @ net_stats.M @ data.beta / cfg.D**2,
+            "q": jnp.trace(net_stats.M) / cfg.D,
+            "lazy_train_loss": jnp.mean((predict_from_stats(dlazy, data.X, s.alpha, s.eps) - data.y) ** 2),
+            "lazy_test_loss": jnp.mean((predict_from_stats(dlazy, data.X_test, s.alpha, s.eps)
+                                        - data.y_test) ** 2),
+            "lazy_pop_test_loss": lazy_dec.total,
+        }
+        if cfg.n_align > 0:
+            K = ntk(X_align) if ntk is not None else ntk_closed_form(X_align, X_align, net_stats, s.alpha, s.eps,
+                                                                     cfg.N)
+            out["alignment"] = kernel_alignment(K, y_align, cfg.cka)
+        else:
+            out["alignment"] = jnp.full((), jnp.nan, dtype)
+        return out
+
+    bound = jnp.asarray(cfg.divergence_bound, dtype)
+
+    def guarded_step(i, carry):
+        state, div, lazy_div = carry
+        (loss, lazy_loss), new = step(state)
+        bad = ~jnp.isfinite(loss) | (loss > bound) | (div >= 0)
+        lazy_bad = ~jnp.isfinite(lazy_loss) | (lazy_loss > bound) | (lazy_div >= 0)
+        net_part = jax.tree.map(lambda a, b: jnp.where(bad, a, b), state["net"], new["net"])
+        lazy_part = jax.tree.map(lambda a, b: jnp.where(lazy_bad, a, b), state["lazy"], new["lazy"])
+        div = jnp.where((div < 0) & bad, i, div)
+        lazy_div = jnp.where((lazy_div < 0) & lazy_bad, i, lazy_div)
+        return {"net": net_part, "lazy": lazy_part}, div, lazy_div
+
+    schedule = log_steps(cfg.steps, cfg.n_log, cfg.log_schedule)
+    intervals = jnp.asarray(np.diff(schedule), jnp.int32)
+    starts = jnp.asarray(schedule[:-1], jnp.int32)
+    minus_one = jnp.asarray(-1, jnp.int32)
+
+    def interval(carry, xs):
+        start, length = xs
+        carry = lax.fori_loop(start, start + length, guarded_step, carry)
+        if on_interval is not None:
+            jax.debug.callback(on_interval, start + length)
+        return carry, metrics(carry[0])
+
+    first = metrics(state0)
+    (state, div, lazy_div), logged = lax.scan(interval, (state0, minus_one, minus_one), (starts, intervals))
+    out = {k: jnp.concatenate([first[k][None], logged[k]]) for k in METRICS}
+    out["diverged_step"] = div
+    out["lazy_diverged_step"] = lazy_div
+    if cfg.kernel_regression:
+        out["kr_test_loss"] = _kernel_regression_loss(cfg, pb, f0_test, test_offset)
+    else:
+        out["kr_test_loss"] = jnp.full((), jnp.nan, dtype)
+    return out
+
+
+def _kernel_regression_loss(cfg: PolyConfig, pb: _Problem, f0_test, test_offset) -> jax.Array:
+    """Test MSE of kernel regression with the initial NTK (the lazy model trained to convergence)."""
+    s, data = pb.s, pb.data
+    if cfg.readouts == "trained":
+        K = ntk_features(pb.params0, data.X, data.X, s.alpha, s.eps)
+        Kt = ntk_features(pb.params0, data.X_test, data.X, s.alpha, s.eps)
+    else:
+        K = ntk_closed_form(data.X, data.X, pb.stats0, s.alpha, s.eps, cfg.N)
+        Kt = ntk_closed_form(data.X_test, data.X, pb.stats0, s.alpha, s.eps, cfg.N)
+    # centred: predictor f~ = f - f0 regresses y; uncentred: f0 + K K^-1 (y - f0).
+    scale = jnp.trace(K) / cfg.P  # ridge is relative to the kernel's scale
+    residual = data.y - (0.0 if cfg.centered else pb.f0_train)
+    pred = kernel_regression(K, Kt, residual, cfg.ridge * scale) + (0.0 if cfg.centered else f0_test)
+    return jnp.mean((pred - data.y_test) ** 2)
+
+
+def logged_steps(cfg: PolyConfig) -> np.ndarray:
+    """The steps at which :func:`simulate` records metrics."""
+    return log_steps(cfg.steps, cfg.n_log, cfg.log_schedule)

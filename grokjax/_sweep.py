@@ -1,0 +1,244 @@
+"""Sweeps: many configurations of one shape compiled once, vmapped, chunked, sharded, resumable.
+
+A sweep is a base :class:`PolyConfig`, a mapping ``{field: values}`` over the swept scalars
+(:data:`grokjax._config.SWEEPABLE`) combined as a Cartesian product (``mode="product"``) or element-wise
+(``mode="zip"``), and a list of seeds. All configurations share shapes, so the whole sweep is one compiled
+program: ``jit(vmap(simulate))`` over the flattened configuration axis, which is split into chunks that fit
+in memory and sharded over all local devices. Finished chunks are written atomically to a checkpoint folder,
+so re-running the same call after a crash recomputes nothing that was finished. Under
+``jax.distributed`` each process computes the chunks ``i % process_count == process_index`` and the parts are
+exchanged with JAX's own collectives.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from grokjax._config import SWEEPABLE, PolyConfig, choose_engine, step_cost
+from grokjax._errors import ConfigError, require
+from grokjax._simulate import METRICS, Scalars, logged_steps, simulate
+from grokjax.store import atomic_write_bytes, config_to_json
+
+SCALAR_OUTPUTS = ("kr_test_loss", "diverged_step", "lazy_diverged_step")
+
+
+class SweepTooLarge(ConfigError):
+    """Raised (before compute) when not even one configuration fits in the memory limit."""
+
+
+def sweep_points(sweep: Mapping[str, Sequence[float]], mode: str = "product") -> list[dict[str, float]]:
+    """The list of swept-scalar assignments, in C order of the sweep's fields."""
+    keys = list(sweep)
+    for key in keys:
+        require(key in SWEEPABLE, key, f"cannot be swept in one compiled program (sweepable: {SWEEPABLE})")
+        require(len(sweep[key]) >= 1, key, "needs at least one value")
+    if not keys:
+        return [{}]
+    if mode == "product":
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(sweep[k] for k in keys))]
+    require(mode == "zip", "mode", "must be 'product' or 'zip'")
+    lengths = {len(sweep[k]) for k in keys}
+    require(len(lengths) == 1, "sweep", f"zip mode needs equally long value lists, got {lengths}")
+    return [dict(zip(keys, values)) for values in zip(*(sweep[k] for k in keys))]
+
+
+def bytes_per_config(cfg: PolyConfig) -> int:
+    """Estimated peak bytes of one configuration in a vmapped sweep (data, state, kernels, metrics)."""
+    item = 8 if cfg.dtype == "float64" else 4
+    D, N, P, Pt = cfg.D, cfg.N, cfg.P, cfg.P_test
+    data = (P + Pt) * D + 2 * (P + Pt)
+    if choose_engine(cfg) == "reduced":
+        state = 12 * D * D + 4 * D
+    else:
+        state = 6 * N * D * (2 if cfg.lazy else 1) + 3 * P * N
+    work = 3 * P * D + 2 * cfg.n_align**2 + (2 * P * P + Pt * P if cfg.kernel_regression else 0)
+    metrics = len(METRICS) * len(logged_steps(cfg))
+    return int(item * (data + state + work + metrics) * 1.5)
+
+
+def memory_limit_bytes() -> int:
+    """Usable memory of one local device (GPU memory, or 70% of the host's RAM on CPU)."""
+    device = jax.local_devices()[0]
+    stats = getattr(device, "memory_stats", lambda: None)()
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"] * 0.8)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.7)
+    except (ValueError, OSError):  # pragma: no cover
+        return 8 << 30
+
+
+def _fingerprint(base: PolyConfig, points, seeds) -> str:
+    blob = json.dumps({"base": config_to_json(base), "points": points, "seeds": list(seeds)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _compiled(cfg: PolyConfig, mesh, progress):
+    fn = jax.vmap(lambda s, k: simulate(cfg, s, k, on_interval=progress))
+    if mesh is None:
+        return jax.jit(fn)
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    sharding = NamedSharding(mesh, PartitionSpec("configs"))
+    return jax.jit(fn, in_shardings=(sharding, sharding), out_shardings=sharding)
+
+
+def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = None, seeds: Sequence[int] = (0,),
+              *, mode: str = "product", chunk_size: int | None = None, checkpoint_dir: str | Path | None = None,
+              memory_limit: int | None = None, quiet: bool = True, use_all_devices: bool = True) -> xr.Dataset:
+    """Run every (swept point, seed) configuration and return one labelled dataset.
+
+    Dims: the swept fields (``mode="product"``) or ``config`` (``mode="zip"``), then ``seed`` and ``step``.
+    Every configuration is validated before any compute; diverging configurations are frozen and flagged
+    (``diverged_step`` >= 0) without affecting the others.
+    """
+    sweep = dict(sweep or {})
+    seeds = [int(s) for s in seeds]
+    require(len(seeds) >= 1, "seeds", "needs at least one seed")
+    base.validate()
+    points = sweep_points(sweep, mode)
+    for point in points:
+        base.replace(**point).validate()
+    dtype = jnp.float64 if base.dtype == "float64" else jnp.float32
+    n_points, n_seeds = len(points), len(seeds)
+    total = n_points * n_seeds
+
+    per_config = bytes_per_config(base)
+    limit = memory_limit if memory_limit is not None else memory_limit_bytes()
+    if per_config > limit:
+        raise SweepTooLarge("memory_limit", f"one configuration needs ~{per_config / 2**30:.2f} GiB, more than "
+                            f"the limit of {limit / 2**30:.2f} GiB")
+    devices = jax.local_devices() if use_all_devices else jax.local_devices()[:1]
+    n_dev = len(devices)
+    fit = max(1, limit // per_config)
+    chunk = min(total, fit * n_dev, chunk_size or total)
+    chunk = max(n_dev, -(-chunk // n_dev) * n_dev) if n_dev > 1 else chunk
+    n_chunks = -(-total // chunk)
+
+    mesh = None
+    if n_dev > 1:
+        from jax.sharding import AxisType, Mesh
+
+        mesh = Mesh(np.array(devices), ("configs",), axis_types=(AxisType.Auto,))
+
+    flat_scalars = np.array([[point.get(f, getattr(base, f)) for f in Scalars._fields]
+                             for point in points for _ in seeds], dtype=np.float64)
+    flat_seeds = np.array([seed for _ in points for seed in seeds], dtype=np.uint32)
+
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    fingerprint = _fingerprint(base, points, seeds)
+    if ckpt is not None:
+        ckpt.mkdir(parents=True, exist_ok=True)
+        manifest = ckpt / "manifest.json"
+        if manifest.exists():
+            old = json.loads(manifest.read_text()).get("fingerprint")
+            if old != fingerprint:
+                raise ConfigError("checkpoint_dir", f"{ckpt} holds a different sweep (fingerprint {old}, "
+                                  f"this sweep {fingerprint}); use another folder")
+        else:
+            atomic_write_bytes(manifest, json.dumps({"fingerprint": fingerprint, "chunks": n_chunks,
+                                                     "chunk_size": chunk}).encode())
+
+    process_index, process_count = jax.process_index(), jax.process_count()
+    mine = [i for i in range(n_chunks) if i % process_count == process_index]
+
+    bar = None
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total * base.steps, unit="step", unit_scale=True,
+                   desc=f"{total} configs ({choose_engine(base)} engine)")
+
+    state = {"last": 0}
+
+    def progress(step):
+        if bar is not None:
+            step = int(step)
+            bar.update((step - state["last"]) * state["width"])
+            state["last"] = step
+
+    run = _compiled(base, mesh, progress if bar is not None else None)
+    results: dict[int, dict[str, np.ndarray]] = {}
+    started = time.perf_counter()
+    for i in mine:
+        path = ckpt / f"chunk_{i:05d}.npz" if ckpt is not None else None
+        lo, hi = i * chunk, min(total, (i + 1) * chunk)
+        if path is not None and path.exists():
+            with np.load(path) as archive:
+                results[i] = {k: archive[k] for k in archive.files}
+            if bar is not None:
+                bar.update((hi - lo) * base.steps)
+            continue
+        idx = np.arange(lo, lo + chunk) % total  # pad the last chunk by wrapping (no recompilation)
+        with jax.enable_x64(base.dtype == "float64"):
+            scalars = Scalars(*(jnp.asarray(flat_scalars[idx, j], dtype) for j in range(len(Scalars._fields))))
+            keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(flat_seeds[idx]))
+            state.update(last=0, width=hi - lo)
+            out = jax.device_get(run(scalars, keys))
+        part = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
+        results[i] = part
+        if path is not None:
+            buffer = io.BytesIO()
+            np.savez(buffer, **part)
+            atomic_write_bytes(path, buffer.getvalue())
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - started
+
+    if process_count > 1:
+        results = _gather_chunks(results, n_chunks)
+    flat = {k: np.concatenate([results[i][k] for i in range(n_chunks)]) for k in results[0]}
+    ds = _to_dataset(base, sweep, mode, points, seeds, flat)
+    ds.attrs.update(engine=choose_engine(base), cost_per_step_weights=step_cost(base)["weights"],
+                    cost_per_step_reduced=step_cost(base)["reduced"], n_chunks=n_chunks, chunk_size=chunk,
+                    devices=n_dev, processes=process_count, wall_seconds=elapsed, sweep_fingerprint=fingerprint,
+                    n_diverged=int(np.sum(flat["diverged_step"] >= 0)))
+    return ds
+
+
+def _gather_chunks(results: dict[int, dict[str, np.ndarray]], n_chunks: int) -> dict[int, dict[str, np.ndarray]]:
+    """Exchange finished chunks between processes with JAX collectives (no home-made networking)."""
+    from jax.experimental import multihost_utils
+
+    template = next(iter(results.values()))
+    out = dict(results)
+    for i in range(n_chunks):
+        owner = i % jax.process_count()
+        local = results.get(i, {k: np.zeros_like(v) for k, v in template.items()})
+        # every process contributes its copy; the owner's copy is the true one
+        gathered = multihost_utils.process_allgather({k: local[k] for k in sorted(local)})
+        out[i] = {k: np.asarray(v)[owner] for k, v in gathered.items()}
+    return out
+
+
+def _to_dataset(base, sweep, mode, points, seeds, flat) -> xr.Dataset:
+    steps = logged_steps(base)
+    if mode == "product" and sweep:
+        dims = list(sweep) + ["seed"]
+        shape = [len(sweep[k]) for k in sweep] + [len(seeds)]
+        coords = {k: np.asarray(sweep[k], dtype=float) for k in sweep}
+    else:
+        dims = ["config", "seed"]
+        shape = [len(points), len(seeds)]
+        coords = {"config": np.arange(len(points))}
+        for key in sweep:
+            coords[key] = ("config", np.asarray([p[key] for p in points], dtype=float))
+    coords["seed"] = np.asarray(seeds)
+    coords["step"] = steps
+    data_vars = {}
+    for name in METRICS:
+        data_vars[name] = (dims + ["step"], flat[name].reshape(shape + [len(steps)]))
+    for name in SCALAR_OUTPUTS:
+        data_vars[name] = (dims, flat[name].reshape(shape))
+    return xr.Dataset(data_vars, coords=coords)
