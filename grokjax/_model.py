@@ -51,11 +51,11 @@ def predict_from_stats(stats: Stats, X, alpha, eps) -> jax.Array:
 
 def init_params(key, N: int, D: int, *, init_scale=1.0, trained_readouts: bool = False, dtype=jnp.float32):
     """W_ki ~ init_scale N(0, 1); readouts a_k ~ init_scale N(0, 1) when trained, else fixed to 1."""
-    k_w, k_a = jax.random.split(key)
-    params = {"W": init_scale * jax.random.normal(k_w, (N, D), dtype)}
+    shape = (N, D + 1) if trained_readouts else (N, D)
+    Z = init_scale * jax.random.normal(key, shape, jnp.float32).astype(dtype)  # same draw in any precision
     if trained_readouts:
-        params["a"] = init_scale * jax.random.normal(k_a, (N,), dtype)
-    return params
+        return {"W": Z[:, :D], "a": Z[:, D]}
+    return {"W": Z}
 
 
 def stats_sub(a: Stats, b: Stats) -> Stats:

@@ -12,6 +12,7 @@ All metrics are computed from the statistics, so both engines share one metric f
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -227,7 +228,8 @@ def simulate(cfg: PolyConfig, scalars: Scalars, key: jax.Array, on_interval=None
     engine = choose_engine(cfg)
     build = _reduced_engine if engine == "reduced" else _weights_engine
     state0, step, observe = build(cfg, pb)
-    X_align, y_align = data.X_test[: cfg.n_align], data.y_test[: cfg.n_align]
+    n_align = min(cfg.n_align, cfg.P_test)
+    X_align, y_align = data.X_test[:n_align], data.y_test[:n_align]
 
     def metrics(state):
         net_stats, lazy_dstats, norm, move, ntk = observe(state)
@@ -275,8 +277,8 @@ def simulate(cfg: PolyConfig, scalars: Scalars, key: jax.Array, on_interval=None
         return {"net": net_part, "lazy": lazy_part}, div, lazy_div
 
     schedule = log_steps(cfg.steps, cfg.n_log, cfg.log_schedule)
-    intervals = jnp.asarray(np.diff(schedule), jnp.int32)
-    starts = jnp.asarray(schedule[:-1], jnp.int32)
+    intervals = jnp.asarray(np.diff(schedule, prepend=0), jnp.int32)  # first interval is empty: step 0
+    starts = jnp.asarray(np.concatenate([[0], schedule[:-1]]), jnp.int32)
     minus_one = jnp.asarray(-1, jnp.int32)
 
     def interval(carry, xs):
@@ -286,9 +288,8 @@ def simulate(cfg: PolyConfig, scalars: Scalars, key: jax.Array, on_interval=None
             jax.debug.callback(on_interval, start + length)
         return carry, metrics(carry[0])
 
-    first = metrics(state0)
     (state, div, lazy_div), logged = lax.scan(interval, (state0, minus_one, minus_one), (starts, intervals))
-    out = {k: jnp.concatenate([first[k][None], logged[k]]) for k in METRICS}
+    out = {k: logged[k] for k in METRICS}
     out["diverged_step"] = div
     out["lazy_diverged_step"] = lazy_div
     if cfg.kernel_regression:
@@ -312,6 +313,27 @@ def _kernel_regression_loss(cfg: PolyConfig, pb: _Problem, f0_test, test_offset)
     residual = data.y - (0.0 if cfg.centered else pb.f0_train)
     pred = kernel_regression(K, Kt, residual, cfg.ridge * scale) + (0.0 if cfg.centered else f0_test)
     return jnp.mean((pred - data.y_test) ** 2)
+
+
+def static_part(cfg: PolyConfig) -> PolyConfig:
+    """``cfg`` with the swept scalars reset to defaults: configurations that differ only in swept scalars share
+    one compiled program."""
+    return cfg.replace(**{name: getattr(PolyConfig, name) for name in Scalars._fields})
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_simulate(static_cfg: PolyConfig, batched: bool = False):
+    """Jitted ``simulate`` for one static configuration (``vmap``-ed over configurations when ``batched``)."""
+    fn = functools.partial(simulate, static_cfg)
+    return jax.jit(jax.vmap(fn) if batched else fn)
+
+
+def run_single(cfg: PolyConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Run one configuration (compiled once per static shape) and return numpy metrics."""
+    cfg.validate()
+    with jax.enable_x64(cfg.dtype == "float64"):
+        out = compiled_simulate(static_part(cfg))(Scalars.from_config(cfg, _dtype(cfg)), jax.random.PRNGKey(seed))
+        return {k: np.asarray(v) for k, v in out.items()}
 
 
 def logged_steps(cfg: PolyConfig) -> np.ndarray:

@@ -27,7 +27,7 @@ import xarray as xr
 
 from grokjax._config import SWEEPABLE, PolyConfig, choose_engine, step_cost
 from grokjax._errors import ConfigError, require
-from grokjax._simulate import METRICS, Scalars, logged_steps, simulate
+from grokjax._simulate import METRICS, Scalars, compiled_simulate, logged_steps, simulate, static_part
 from grokjax.store import atomic_write_bytes, config_to_json
 
 SCALAR_OUTPUTS = ("kr_test_loss", "diverged_step", "lazy_diverged_step")
@@ -62,7 +62,7 @@ def bytes_per_config(cfg: PolyConfig) -> int:
         state = 12 * D * D + 4 * D
     else:
         state = 6 * N * D * (2 if cfg.lazy else 1) + 3 * P * N
-    work = 3 * P * D + 2 * cfg.n_align**2 + (2 * P * P + Pt * P if cfg.kernel_regression else 0)
+    work = 3 * P * D + 2 * min(cfg.n_align, Pt) ** 2 + (2 * P * P + Pt * P if cfg.kernel_regression else 0)
     metrics = len(METRICS) * len(logged_steps(cfg))
     return int(item * (data + state + work + metrics) * 1.5)
 
@@ -85,6 +85,9 @@ def _fingerprint(base: PolyConfig, points, seeds) -> str:
 
 
 def _compiled(cfg: PolyConfig, mesh, progress):
+    cfg = static_part(cfg)
+    if mesh is None and progress is None:
+        return compiled_simulate(cfg, batched=True)
     fn = jax.vmap(lambda s, k: simulate(cfg, s, k, on_interval=progress))
     if mesh is None:
         return jax.jit(fn)
@@ -228,6 +231,8 @@ def _to_dataset(base, sweep, mode, points, seeds, flat) -> xr.Dataset:
         dims = list(sweep) + ["seed"]
         shape = [len(sweep[k]) for k in sweep] + [len(seeds)]
         coords = {k: np.asarray(sweep[k], dtype=float) for k in sweep}
+    elif not sweep:
+        dims, shape, coords = ["seed"], [len(seeds)], {}
     else:
         dims = ["config", "seed"]
         shape = [len(points), len(seeds)]

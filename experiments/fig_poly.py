@@ -1,0 +1,238 @@
+"""Figures of the polynomial-regression committee machine: Fig 1, Fig 3a/3b, the phase diagram, Fig 6.
+
+Sizes: ``paper`` is the setting of the authors' notebook (paper-math.md section 4); ``small`` keeps the same
+ratios (P/D, N/D) at a smaller D so that it runs in minutes on 2 CPU cores; ``tiny`` is for tests.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from experiments._figure import ClaimCheck, save_figure
+from experiments._plotting import close, colors, loss_curves, new_figure
+from grokjax import PolyConfig, grokking_metrics, run_sweep, save_dataset
+
+FIGURES = {
+    "fig1": "polynomial grokking: network vs exact lazy model vs kernel regression; alignment, weight norm",
+    "fig3a": "alpha sweep (Conv. B, eps=0.25): larger alpha, longer delay between train and test drops",
+    "fig3b": "eps sweep (Conv. B, alpha=1): smaller eps, longer delay",
+    "phase": "alpha x eps phase diagram of the amount of grokking (ICLR Fig 3e)",
+    "fig6": "laziness equivalence: weight scale sigma acts like alpha ~ sigma^2; alpha = 1/sigma^2 lines up",
+}
+
+_FIG1 = {
+    "paper": dict(D=100, N=500, P=550, P_test=1000, steps=100_000, n_log=200),
+    "small": dict(D=50, N=250, P=275, P_test=1000, steps=40_000, n_log=120),
+    "tiny": dict(D=16, N=32, P=88, P_test=200, steps=4_000, n_log=40, n_align=200),
+}
+_FIG3 = {
+    "paper": dict(D=100, N=500, P=450, P_test=1000, steps=60_000, n_log=150),
+    "small": dict(D=40, N=200, P=180, P_test=1000, steps=30_000, n_log=100, n_align=0),
+    "tiny": dict(D=12, N=24, P=54, P_test=200, steps=3_000, n_log=30, n_align=0),
+}
+_PHASE = {
+    "paper": dict(D=100, N=500, P=550, P_test=1000, steps=110_000, n_log=300, n_align=0, grid=14),
+    "small": dict(D=50, N=250, P=275, P_test=1000, steps=10_000, n_log=120, n_align=0, grid=7),
+    "tiny": dict(D=10, N=20, P=55, P_test=200, steps=3_000, n_log=40, n_align=0, grid=3, eta0=2.0),
+}
+
+
+def _save(ds, out_dir, name, config):
+    save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name)
+
+
+# ----------------------------------------------------------------------------------------------- Fig 1
+def fig1(size: str, out_dir, quiet: bool) -> ClaimCheck:
+    cfg = PolyConfig(alpha=1.0, eps=0.02, eta0=1.0, convention="A", centered=True, **_FIG1[size])
+    ds = run_sweep(cfg, quiet=quiet).isel(seed=0)
+    _save(ds, out_dir, "fig1", cfg)
+    steps = ds["step"].values
+    fig, (ax, ax2) = new_figure(2)
+    loss_curves(ax, steps, ds["train_loss"], ds["test_loss"], color="C0", label="network")
+    loss_curves(ax, steps, ds["lazy_train_loss"], ds["lazy_test_loss"], color="k", label="linearised model")
+    ax.axhline(float(ds["kr_test_loss"]), color="k", lw=0.8, label="kernel regression, initial NTK")
+    ax.set_ylabel("MSE")
+    ax.set_title(f"(b) D={cfg.D}, N={cfg.N}, P={cfg.P}, eps={cfg.eps}, alpha={cfg.alpha}")
+    ax.legend(fontsize=7)
+    x = np.where(steps == 0, 0.5, steps)
+    ax2.plot(x, ds["alignment"], color="grey", label="NTK alignment (test set)")
+    ax2.set_xscale("log")
+    ax2.set_ylabel("NTK alignment", color="grey")
+    ax2.set_xlabel("GD steps")
+    twin = ax2.twinx()
+    twin.plot(x, ds["weight_norm"], "--", color="tab:orange", label="||W||_F")
+    twin.set_ylabel("weight norm ||W||_F", color="tab:orange")
+    ax2.set_title("(c) features align, weight norm grows")
+    save_figure(fig, out_dir, "fig1")
+    close(fig)
+
+    train, test = ds["train_loss"].values, ds["test_loss"].values
+    lazy_test = ds["lazy_test_loss"].values
+    metrics = grokking_metrics(steps, train, test, 0.1)
+    i_peak = int(np.argmax(test))
+    i_drop = int(np.argmax(test < 0.5 * test[0])) if np.any(test < 0.5 * test[0]) else len(steps) - 1
+    final_threshold = 0.05 if size == "paper" else 0.1
+    numbers = {
+        "test_initial": float(test[0]), "test_peak": float(test[i_peak]), "step_peak": int(steps[i_peak]),
+        "train_at_peak": float(train[i_peak]), "test_final": float(test[-1]), "train_final": float(train[-1]),
+        "lazy_test_final": float(lazy_test[-1]), "kernel_regression_test": float(ds["kr_test_loss"]),
+        "grok_delay_0.1": float(metrics["delay"]),
+        "alignment_before_after_drop": [float(ds["alignment"][i_peak]), float(ds["alignment"][-1])],
+        "weight_norm_before_after_drop": [float(ds["weight_norm"][i_peak]), float(ds["weight_norm"][-1])],
+        "step_test_halved": int(steps[i_drop]),
+    }
+    holds = bool(test[i_peak] > test[0] and train[i_peak] < test[i_peak] and test[-1] < final_threshold
+                 and lazy_test[-1] > 0.5 * test[0] and ds["alignment"][-1] > ds["alignment"][i_peak]
+                 and ds["weight_norm"][-1] > ds["weight_norm"][i_peak])
+    claim = ("train loss plateaus while test loss rises above its initial value, then test loss falls below "
+             f"{final_threshold}; the lazy model's test loss stays high; alignment and weight norm increase "
+             "during the drop")
+    return ClaimCheck("fig1", claim, holds, numbers,
+                      "judged: peak > initial test loss, final test < threshold, lazy final > half the initial "
+                      "test loss, alignment and ||W|| larger at the end than at the test-loss peak")
+
+
+# ----------------------------------------------------------------------------------------------- Fig 3
+def _normalised_delay(ds, threshold):
+    """Delay between normalised train and test curves (each divided by its value after the first update)."""
+    steps = ds["step"].values
+    train = ds["train_loss"].values / ds["train_loss"].values[..., 1:2]
+    test = ds["test_loss"].values / ds["test_loss"].values[..., 1:2]
+    m = grokking_metrics(steps, train, test, threshold)
+    t_test = np.where(np.isnan(m["t_test"]), np.inf, m["t_test"])  # never generalised within the budget
+    return m["t_train"], t_test, t_test - m["t_train"]
+
+
+def _sweep_figure(name, size, out_dir, quiet, field, values, fixed, claim_dir):
+    cfg = PolyConfig(convention="B", eta0=0.5, centered=True, **fixed, **_FIG3[size])
+    ds = run_sweep(cfg, {field: values}, quiet=quiet).isel(seed=0)
+    _save(ds, out_dir, name, cfg)
+    threshold = 0.1
+    t_train, t_test, delay = _normalised_delay(ds, threshold)
+    fig, (ax,) = new_figure(1, 5.6, 4.0)
+    for value, color in zip(values, colors(len(values))):
+        sel = ds.sel({field: value})
+        loss_curves(ax, ds["step"], sel["train_loss"], sel["test_loss"], color=color,
+                    label=f"{field} = 2^{np.log2(value):g}", normalise=1)
+    ax.set_ylabel("loss / loss after first step")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(f"{name}: {field} sweep (train dashed, test solid)")
+    save_figure(fig, out_dir, name)
+    close(fig)
+    d = np.asarray(delay, float)
+    if claim_dir > 0:
+        holds = bool(np.all(np.diff(d) >= 0) and d[-1] > d[0])
+        claim = f"the train->test delay grows monotonically with {field}"
+    else:
+        holds = bool(np.all(np.diff(d) <= 0) and d[0] > d[-1])
+        claim = f"the train->test delay shrinks as {field} grows"
+    numbers = {field: list(values), "t_train": [float(v) for v in t_train], "t_test": [float(v) for v in t_test],
+               "delay": [float(v) for v in d]}
+    return ClaimCheck(name, claim, holds, numbers,
+                      f"delay = first step normalised test loss < {threshold} minus the same for train "
+                      "(inf: test never crossed within the budget)")
+
+
+def fig3a(size, out_dir, quiet):
+    return _sweep_figure("fig3a", size, out_dir, quiet, "alpha", [2.0**k for k in range(-2, 4)],
+                         dict(eps=0.25), +1)
+
+
+def fig3b(size, out_dir, quiet):
+    return _sweep_figure("fig3b", size, out_dir, quiet, "eps", [2.0**k for k in range(-3, 2)],
+                         dict(alpha=1.0), -1)
+
+
+# ----------------------------------------------------------------------------------------------- phase
+def phase(size, out_dir, quiet):
+    spec = dict(_PHASE[size])
+    grid = spec.pop("grid")
+    alphas = [round(0.4 * i * 14 / grid, 6) for i in range(1, grid + 1)]
+    epss = [round(0.02 * i * 14 / grid, 6) for i in range(1, grid + 1)]
+    spec.setdefault("eta0", 20.0)  # the paper's eta = 20 N / alpha^2 (stable for D >~ 40)
+    cfg = PolyConfig(convention="A", centered=True, lazy=False, kernel_regression=False, **spec)
+    ds = run_sweep(cfg, {"alpha": alphas, "eps": epss}, quiet=quiet).isel(seed=0)
+    m = grokking_metrics(ds["step"].values, ds["train_loss"].values, ds["test_loss"].values, 0.1)
+    amount = np.maximum(0.0, np.nan_to_num(m["t_test"], nan=cfg.steps) - np.nan_to_num(m["t_train"], nan=cfg.steps))
+    ds["grokking_amount"] = (("alpha", "eps"), amount)
+    _save(ds, out_dir, "phase", cfg)
+    fig, (ax,) = new_figure(1, 5.0, 4.2)
+    image = ax.imshow(amount, origin="lower", cmap="OrRd", aspect="auto",
+                      extent=[epss[0], epss[-1], alphas[0], alphas[-1]], interpolation="bilinear")
+    fig.colorbar(image, ax=ax, label="amount of grokking (steps)")
+    ax.set_xlabel("kernel alignment eps")
+    ax.set_ylabel("laziness alpha")
+    ax.set_title("t_test(L<0.1) - t_train(L<0.1)")
+    save_figure(fig, out_dir, "phase")
+    close(fig)
+    a_idx, e_idx = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
+    corr_alpha = float(np.corrcoef(a_idx.ravel(), amount.ravel())[0, 1]) if amount.std() > 0 else 0.0
+    corr_eps = float(np.corrcoef(e_idx.ravel(), amount.ravel())[0, 1]) if amount.std() > 0 else 0.0
+    i, j = np.unravel_index(np.argmax(amount), amount.shape)
+    holds = bool(corr_alpha > 0 and corr_eps < 0 and i >= grid // 2 and j < (grid + 1) // 2)
+    numbers = {"max_amount": float(amount.max()), "argmax_alpha": alphas[i], "argmax_eps": epss[j],
+               "corr(amount, alpha)": corr_alpha, "corr(amount, eps)": corr_eps,
+               "n_diverged": int(ds.attrs["n_diverged"])}
+    return ClaimCheck("phase", "grokking is largest at large alpha (lazy) and small eps (misaligned kernel)",
+                      holds, numbers, "judged: positive correlation with alpha, negative with eps, maximum in the "
+                      "large-alpha / small-eps quadrant")
+
+
+# ----------------------------------------------------------------------------------------------- Fig 6
+def fig6(size, out_dir, quiet):
+    base = PolyConfig(convention="B", eps=0.25, centered=True, lazy=False, kernel_regression=False,
+                      **_FIG3[size])
+    sigmas = [0.25, 0.5, 1.0, 2.0]
+    # (i) init scale sigma at alpha = 1 (all weights x sigma, lr 0.5 N / sigma^2);
+    # (ii) alpha = sigma^2 at init scale 1 (the claimed equivalent); (iii) jointly sigma and alpha = 1/sigma^2.
+    runs = {
+        "sigma": dict(init_scale=sigmas, alpha=[1.0] * 4, eta0=[0.5 / s**2 for s in sigmas]),
+        "alpha": dict(init_scale=[1.0] * 4, alpha=[s**2 for s in sigmas], eta0=[0.5] * 4),
+        "joint": dict(init_scale=sigmas, alpha=[1 / s**2 for s in sigmas], eta0=[0.5 / s**2 for s in sigmas]),
+    }
+    sets = {k: run_sweep(base, v, mode="zip", quiet=quiet).isel(seed=0) for k, v in runs.items()}
+    import xarray as xr
+
+    ds = xr.concat([sets[k].assign_coords(sigma=("config", sigmas)) for k in runs], dim="family")
+    ds = ds.assign_coords(family=list(runs))
+    _save(ds, out_dir, "fig6", base)
+    fig, axes = new_figure(3, 4.2, 3.6)
+    for ax, key in zip(axes, runs):
+        for i, (sigma, color) in enumerate(zip(sigmas, colors(4))):
+            sel = sets[key].isel(config=i)
+            label = {"sigma": f"sigma={sigma:g}", "alpha": f"alpha={sigma**2:g}",
+                     "joint": f"sigma={sigma:g} | alpha={1 / sigma**2:g}"}[key]
+            loss_curves(ax, sel["step"], sel["train_loss"], sel["test_loss"], color=color, label=label, normalise=1)
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+        ax.set_title({"sigma": "init scale sigma (alpha=1)", "alpha": "alpha = sigma^2 (sigma=1)",
+                      "joint": "alpha = 1/sigma^2: curves line up"}[key])
+    save_figure(fig, out_dir, "fig6")
+    close(fig)
+
+    def norm(d, name):
+        v = d[name].values
+        return v / v[:, 1:2]
+
+    joint = norm(sets["joint"], "test_loss")
+    joint_dev = float(np.max(np.abs(joint - joint[2])))  # against sigma = 1, alpha = 1
+    equiv_dev = float(np.max(np.abs(norm(sets["sigma"], "test_loss") - norm(sets["alpha"], "test_loss"))))
+    t_s = _normalised_delay(sets["sigma"], 0.1)[2]
+    t_a = _normalised_delay(sets["alpha"], 0.1)[2]
+    numbers = {"max |joint - reference| (normalised test)": joint_dev,
+               "max |sigma-sweep - alpha=sigma^2 sweep| (normalised test)": equiv_dev,
+               "delay sigma sweep": [float(v) for v in t_s], "delay alpha=sigma^2 sweep": [float(v) for v in t_a]}
+    holds = bool(joint_dev < 0.1 and np.all(np.diff(np.nan_to_num(t_s, posinf=1e12)) >= 0))
+    return ClaimCheck("fig6", "changing the init weight scale sigma acts like changing alpha with alpha ~ sigma^2;"
+                      " with alpha = 1/sigma^2 the curves line up", holds, numbers,
+                      "judged: joint curves within 0.1 (normalised) of the sigma=1 curve and the delay growing "
+                      "with sigma")
+
+
+_MAKERS = {"fig1": fig1, "fig3a": fig3a, "fig3b": fig3b, "phase": phase, "fig6": fig6}
+
+
+def make_figure(name: str, size: str, out_dir, quiet: bool = False) -> ClaimCheck:
+    return _MAKERS[name](size, out_dir, quiet)

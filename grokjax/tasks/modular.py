@@ -1,0 +1,145 @@
+"""Modular addition with a two-layer quadratic MLP (paper Fig 2, App 8.3, App 17.1): plain GD, MSE, no weight decay.
+
+Task: inputs are the concatenated one-hots of ``(a, b)`` (dimension ``D = 2p``), the target is the one-hot of
+``(a + b) mod p``; a fraction ``train_frac`` of the ``p²`` pairs is the training set, the rest the test set.
+
+Model (Gromov-style, as in the authors' notebook): ``h(x) = W2 (W1 x)² / (D N)``, all weights N(0, 1), no
+biases, **un-centred**. The predictor is ``f = α^k h`` with ``k = alpha_power``:
+
+* ``alpha_power = 2`` (preset "notebook", default): the notebook applies ``scale`` twice,
+  ``layer2(layer1(x)**2) * scale / (D N) * scale``, and trains ``MSE/α²`` with lr ``100/α²``; i.e. output
+  multiplier ``c = α²`` and effective lr ``lr0 / c²`` on the plain MSE.
+* ``alpha_power = 1`` (preset "lazy"): the textbook form, output multiplier ``c = α``, lr ``lr0 / α²``.
+
+Loss: ``mean over (examples × p outputs)`` of the squared error (``torch.nn.MSELoss``, no ½). Full-batch GD,
+lr ``lr0 / c²``. Logged: train/test MSE and argmax accuracy, and the weight norm ``‖W1‖_F + ‖W2‖_F``.
+Result dims: ``(alpha, seed, step)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from grokjax._errors import require
+from grokjax.tasks import _common as C
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    p: int = 23                                  # modulus (vocabulary); input dim 2p
+    hidden: int = 100                            # hidden width N
+    train_frac: float = 0.9                      # fraction of the p² pairs used for training
+    alpha: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)
+    alpha_power: int = 2                         # output multiplier α^k (2 = notebook, 1 = textbook lazy scaling)
+    lr0: float = 100.0                           # GD lr on the plain MSE is lr0 / α^(2k)
+    steps: int = 50_000
+    log_points: int = 200
+    seed: tuple[int, ...] = (0,)                 # weight-init seeds (vmapped)
+    split_seed: int = 1                          # train/test split
+
+    def validate(self) -> None:
+        require(self.p >= 3, "p", "must be >= 3")
+        require(self.hidden >= 1, "hidden", "must be >= 1")
+        require(0.0 < self.train_frac < 1.0, "train_frac", "must be in (0, 1)")
+        n_train = int(round(self.train_frac * self.p ** 2))
+        require(1 <= n_train < self.p ** 2, "train_frac", "leaves an empty train or test set")
+        require(len(self.alpha) >= 1 and all(a > 0 for a in self.alpha), "alpha", "needs positive values")
+        require(self.alpha_power in (1, 2), "alpha_power", "must be 1 or 2")
+        require(self.lr0 > 0, "lr0", "must be positive")
+        require(self.steps >= 1, "steps", "must be >= 1")
+        require(self.log_points >= 2, "log_points", "must be >= 2")
+        require(len(self.seed) >= 1, "seed", "needs at least one seed")
+
+
+def make_data(p: int, train_frac: float, split_seed: int):
+    """Integer pairs and labels, split into train/test: ``(ab_train, y_train, ab_test, y_test)``."""
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    ab = np.stack([a.ravel(), b.ravel()], axis=1)
+    labels = (ab[:, 0] + ab[:, 1]) % p
+    perm = np.asarray(jax.random.permutation(jax.random.PRNGKey(split_seed), p * p))
+    n_train = int(round(train_frac * p * p))
+    tr, te = perm[:n_train], perm[n_train:]
+    return ab[tr], labels[tr], ab[te], labels[te]
+
+
+def init_params(key, p: int, hidden: int):
+    k1, k2 = jax.random.split(key)
+    return {"W1": jax.random.normal(k1, (hidden, 2 * p)), "W2": jax.random.normal(k2, (p, hidden))}
+
+
+def one_hot_pairs(ab, p: int):
+    """Concatenated one-hots ``[onehot(a), onehot(b)]`` of integer pairs, shape ``(B, 2p)``."""
+    return jnp.concatenate([jax.nn.one_hot(ab[:, 0], p), jax.nn.one_hot(ab[:, 1], p)], axis=1)
+
+
+def hidden_out(params, x):
+    """Un-scaled network ``h(x) = W2 (W1 x)² / (D N)`` on inputs ``x`` of shape ``(B, D)``."""
+    W1, W2 = params["W1"], params["W2"]
+    return (x @ W1.T) ** 2 @ W2.T / (W1.shape[1] * W1.shape[0])
+
+
+def run(config: Config, quiet: bool = False) -> xr.Dataset:
+    """Train the α × seed sweep (vmapped, one jitted scan) and return the labelled learning curves."""
+    config.validate()
+    cfg = config
+    p = cfg.p
+    ab_tr, y_tr, ab_te, y_te = (jnp.asarray(v) for v in make_data(p, cfg.train_frac, cfg.split_seed))
+    Y_tr, Y_te = jax.nn.one_hot(y_tr, p), jax.nn.one_hot(y_te, p)
+    X_tr, X_te = one_hot_pairs(ab_tr, p), one_hot_pairs(ab_te, p)
+    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    k = cfg.alpha_power
+
+    def one(alpha, key):
+        params0 = init_params(key, p, cfg.hidden)
+        c = alpha ** k
+        lr = cfg.lr0 / c ** 2
+
+        def loss(params):
+            return jnp.mean((c * hidden_out(params, X_tr) - Y_tr) ** 2)
+
+        def step(params):
+            g = jax.grad(loss)(params)
+            return jax.tree_util.tree_map(lambda w, gw: w - lr * gw, params, g)
+
+        def metrics(params):
+            ftr = c * hidden_out(params, X_tr)
+            fte = c * hidden_out(params, X_te)
+            return {
+                "train_loss": jnp.mean((ftr - Y_tr) ** 2), "test_loss": jnp.mean((fte - Y_te) ** 2),
+                "train_acc": C.accuracy(ftr, y_tr), "test_acc": C.accuracy(fte, y_te),
+                "weight_norm": jnp.linalg.norm(params["W1"]) + jnp.linalg.norm(params["W2"]),
+            }
+
+        _, ms = C.train_scan(step, metrics, params0, log_steps)
+        return ms
+
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in cfg.seed])
+    alphas = jnp.asarray(cfg.alpha, dtype=jnp.float32)
+    fn = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
+    t0 = time.perf_counter()
+    ms = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(fn(alphas, keys)))
+    wall = time.perf_counter() - t0
+    dims = ("alpha", "seed", "step")
+    ds = xr.Dataset({name: (dims, val) for name, val in ms.items()},
+                    coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps})
+    ds.attrs.update(task="modular", wall_seconds=wall, n_train=int(ab_tr.shape[0]), n_test=int(ab_te.shape[0]),
+                    summary=summarize(ds))
+    return ds
+
+
+def summarize(ds: xr.Dataset, threshold: float = 0.9) -> str:
+    """Per α (seed-mean curves): steps at which train/test accuracy reach ``threshold``, delay, weight norms."""
+    steps = ds["step"].values
+    lines = [f"modular addition: steps to {threshold:.0%} accuracy (seed-mean curves)"]
+    for a in ds["alpha"].values:
+        sub = ds.sel(alpha=a).mean("seed")
+        tt, te, d = C.grok_delay(sub["train_acc"].values, sub["test_acc"].values, steps, threshold)
+        wn = sub["weight_norm"].values
+        lines.append(f"  alpha={a:g}: train {C.fmt_steps(tt)}, test {C.fmt_steps(te)}, delay {C.fmt_steps(d)}; "
+                     f"final test acc {sub['test_acc'].values[-1]:.3f}; weight norm {wn[0]:.1f} -> {wn[-1]:.1f}")
+    return "\n".join(lines)

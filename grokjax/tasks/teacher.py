@@ -1,0 +1,204 @@
+"""Student–teacher tanh MLPs (paper App 8.3.1, App 15b, App 17.2–17.3): AdamW, MSE, accuracy under a threshold.
+
+Data: ``x ~ N(0, I_D)``, ``n_train`` training and ``n_test`` test points; labels ``y = T(x)`` from a teacher
+MLP ``D → width → width → D_out`` with tanh hidden layers and a linear readout.
+
+Student: the same architecture, predictor ``f(x) = α · S(x; θ)`` (**un-centred**, as in both sources), every
+initial parameter multiplied by ``init_scale``. Loss: mean over (points × outputs) of the squared error (no ½).
+Optimiser: AdamW with fixed ``lr`` (**not rescaled with α**) and decoupled weight decay ``weight_decay``.
+"Accuracy" at threshold τ is the fraction of points whose per-point MSE (mean over outputs) is below τ.
+
+Presets (``--preset``; explicit flags override):
+
+* ``omnigrok`` (App 8.3.1, Omnigrok's regression notebook): biases, PyTorch default init
+  ``U(±1/sqrt(fan_in))`` for weights and biases, teacher × 1, **student × 2**, AdamW lr 3e-4, wd 0.05,
+  α ∈ {0.1, 0.25, 0.5, 0.75, 1, 3}, 10 000 steps, threshold 1e-3.
+* ``app15b`` (the authors' JAX cell, App 15b): no biases, all weights N(0, 1) (no fan-in scaling), α = 1,
+  AdamW lr 3e-3, wd 0.1, 20 000 steps; the exact linearisation of the student around θ0 is trained side by
+  side with the same AdamW (as in the authors' code).
+
+With ``track_linear`` the linearised student ``S_lin(θ) = S(θ0) + J(θ0)(θ − θ0)`` (predictor ``α S_lin``) is
+trained alongside and its losses and the relative distance ``‖f − f_lin‖ / ‖f_lin − f_0‖`` on the test set are
+logged. Result dims: ``(alpha, seed, step)`` (and ``threshold`` for accuracies).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import xarray as xr
+
+from grokjax._errors import require
+from grokjax.tasks import _common as C
+
+PRESETS: dict[str, dict] = {
+    "omnigrok": dict(bias=True, init="torch", init_scale=2.0, lr=3e-4, weight_decay=0.05,
+                     alpha=(0.1, 0.25, 0.5, 0.75, 1.0, 3.0), steps=10_000, track_linear=False),
+    "app15b": dict(bias=False, init="normal", init_scale=1.0, lr=3e-3, weight_decay=0.1,
+                   alpha=(1.0,), steps=20_000, track_linear=True),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    preset: str = "omnigrok"                     # omnigrok | app15b; fields left unset come from the preset
+    d_in: int = 5
+    width: int = 100
+    d_out: int = 5
+    n_train: int = 100
+    n_test: int = 100
+    bias: Optional[bool] = None
+    init: Optional[str] = None                   # torch (U(±1/sqrt(fan_in))) | normal (N(0,1))
+    init_scale: Optional[float] = None           # student parameters × init_scale at init
+    alpha: Optional[tuple[float, ...]] = None    # output multiplier (swept, vmapped)
+    lr: Optional[float] = None
+    weight_decay: Optional[float] = None
+    steps: Optional[int] = None
+    track_linear: Optional[bool] = None
+    threshold: tuple[float, ...] = (1e-3,)       # accuracy thresholds on per-point MSE
+    log_points: int = 150
+    seed: tuple[int, ...] = (1,)                 # student-init seeds (vmapped)
+    teacher_seed: int = 0
+    data_seed: int = 0
+
+    def resolved(self) -> "Config":
+        return C.resolve_preset(self, PRESETS)
+
+    def validate(self) -> None:
+        require(self.preset in PRESETS, "preset", f"must be one of {', '.join(PRESETS)}")
+        cfg = self.resolved()
+        for name in ("d_in", "width", "d_out", "n_train", "n_test"):
+            require(getattr(cfg, name) >= 1, name, "must be >= 1")
+        require(cfg.init in ("torch", "normal"), "init", "must be 'torch' or 'normal'")
+        require(cfg.init_scale > 0, "init_scale", "must be positive")
+        require(len(cfg.alpha) >= 1 and all(a > 0 for a in cfg.alpha), "alpha", "needs positive values")
+        require(cfg.lr > 0, "lr", "must be positive")
+        require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
+        require(cfg.steps >= 1, "steps", "must be >= 1")
+        require(len(cfg.threshold) >= 1 and all(t > 0 for t in cfg.threshold), "threshold", "needs positive values")
+        require(cfg.log_points >= 2, "log_points", "must be >= 2")
+        require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+
+
+def init_mlp(key, sizes, bias: bool, init: str, scale: float = 1.0):
+    """List of ``{"W": (out, in)[, "b": (out,)]}`` layers; all parameters multiplied by ``scale``."""
+    layers = []
+    for k, (fan_in, fan_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
+        kw, kb = jax.random.split(k)
+        if init == "torch":
+            bound = 1.0 / np.sqrt(fan_in)
+            layer = {"W": jax.random.uniform(kw, (fan_out, fan_in), minval=-bound, maxval=bound)}
+            if bias:
+                layer["b"] = jax.random.uniform(kb, (fan_out,), minval=-bound, maxval=bound)
+        else:
+            layer = {"W": jax.random.normal(kw, (fan_out, fan_in))}
+            if bias:
+                layer["b"] = jnp.zeros((fan_out,))
+        layers.append(jax.tree_util.tree_map(lambda w: scale * w, layer))
+    return layers
+
+
+def mlp(params, x):
+    """tanh MLP with a linear readout; ``x`` has shape ``(B, d_in)``."""
+    h = x
+    for i, layer in enumerate(params):
+        h = h @ layer["W"].T + (layer["b"] if "b" in layer else 0.0)
+        if i < len(params) - 1:
+            h = jnp.tanh(h)
+    return h
+
+
+def run(config: Config, quiet: bool = False) -> xr.Dataset:
+    """Train the α × seed sweep (vmapped; optionally with the linearised student) and return labelled curves."""
+    config.validate()
+    cfg = config.resolved()
+    sizes = (cfg.d_in, cfg.width, cfg.width, cfg.d_out)
+    kx, kt = jax.random.split(jax.random.PRNGKey(cfg.data_seed))
+    X = jax.random.normal(kx, (cfg.n_train, cfg.d_in))
+    Xt = jax.random.normal(kt, (cfg.n_test, cfg.d_in))
+    teacher = init_mlp(jax.random.PRNGKey(cfg.teacher_seed), sizes, cfg.bias, cfg.init, 1.0)
+    Y, Yt = mlp(teacher, X), mlp(teacher, Xt)
+    thresholds = jnp.asarray(cfg.threshold)
+    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    track = bool(cfg.track_linear)
+
+    def one(alpha, key):
+        params0 = init_mlp(key, sizes, cfg.bias, cfg.init, cfg.init_scale)
+        f_lin = C.linearize(mlp, params0)
+        opt = optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
+
+        def loss(params, model):
+            return jnp.mean((alpha * model(params, X) - Y) ** 2)
+
+        def step(state):
+            out = {}
+            for name, model in (("net", mlp), ("lin", f_lin)) if track else (("net", mlp),):
+                p, s = state[name]
+                g = jax.grad(loss)(p, model)
+                upd, s = opt.update(g, s, p)
+                out[name] = (optax.apply_updates(p, upd), s)
+            return out
+
+        def metrics(state):
+            p = state["net"][0]
+            ptr = jnp.mean((alpha * mlp(p, X) - Y) ** 2, axis=1)
+            fte = alpha * mlp(p, Xt)
+            pte = jnp.mean((fte - Yt) ** 2, axis=1)
+            m = {"train_loss": jnp.mean(ptr), "test_loss": jnp.mean(pte),
+                 "train_acc": jnp.mean(ptr[None, :] < thresholds[:, None], axis=1),
+                 "test_acc": jnp.mean(pte[None, :] < thresholds[:, None], axis=1),
+                 "weight_norm": C.tree_norm(p)}
+            if track:
+                pl = state["lin"][0]
+                flt = alpha * f_lin(pl, Xt)
+                f0 = alpha * mlp(params0, Xt)
+                m["lin_train_loss"] = jnp.mean((alpha * f_lin(pl, X) - Y) ** 2)
+                m["lin_test_loss"] = jnp.mean((flt - Yt) ** 2)
+                m["lin_distance"] = jnp.linalg.norm(fte - flt) / (jnp.linalg.norm(flt - f0) + 1e-12)
+            return m
+
+        state = {"net": (params0, opt.init(params0))}
+        if track:
+            state["lin"] = (params0, opt.init(params0))
+        _, ms = C.train_scan(step, metrics, state, log_steps)
+        return ms
+
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in cfg.seed])
+    alphas = jnp.asarray(cfg.alpha, dtype=jnp.float32)
+    fn = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
+    t0 = time.perf_counter()
+    ms = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(fn(alphas, keys)))
+    wall = time.perf_counter() - t0
+    data = {}
+    for name, val in ms.items():
+        if name.endswith("_acc"):
+            data[name] = (("alpha", "seed", "step", "threshold"), val)
+        else:
+            data[name] = (("alpha", "seed", "step"), val)
+    ds = xr.Dataset(data, coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps,
+                                  "threshold": list(cfg.threshold)})
+    ds.attrs.update(task="teacher", preset=cfg.preset, wall_seconds=wall)
+    ds.attrs["summary"] = summarize(ds)
+    return ds
+
+
+def summarize(ds: xr.Dataset, level: float = 0.9) -> str:
+    """Per α: steps at which train/test accuracy (first threshold) reach ``level``, and the delay."""
+    steps = ds["step"].values
+    thr = float(ds["threshold"].values[0])
+    lines = [f"student-teacher ({ds.attrs.get('preset')}): steps to {level:.0%} accuracy "
+             f"(per-point MSE < {thr:g}; seed-mean curves)"]
+    for a in ds["alpha"].values:
+        sub = ds.sel(alpha=a).mean("seed").isel(threshold=0)
+        tt, te, d = C.grok_delay(sub["train_acc"].values, sub["test_acc"].values, steps, level)
+        line = (f"  alpha={a:g}: train {C.fmt_steps(tt)}, test {C.fmt_steps(te)}, delay {C.fmt_steps(d)}; "
+                f"final acc train {sub['train_acc'].values[-1]:.2f} test {sub['test_acc'].values[-1]:.2f}")
+        if "lin_distance" in sub:
+            line += f"; final |f-f_lin|/|f_lin-f0| {float(sub['lin_distance'].values[-1]):.3g}"
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""One-layer transformer on modular addition (paper Fig 5b, App 15c), Nanda et al.'s architecture in equinox.
+
+Task: sequences ``[a, b, =]`` (``=`` is token ``p``, vocabulary ``p + 1``), label ``(a + b) mod p``; a fraction
+``train_frac`` of the ``p²`` pairs is the training set (seeded shuffle), the rest the test set; full batch.
+
+Model (Nanda et al. 2023): token + learned positional embeddings, one attention layer (``n_heads`` heads,
+causal mask, scores / sqrt(d_head)), a ReLU MLP (``d_mlp``), residual stream, no LayerNorm, untied unembedding;
+logits at the last position over the whole vocabulary. Init: every weight ``N(0,1)/sqrt(d_model)`` except
+``W_U ~ N(0,1)/sqrt(d_vocab)``; biases zero.
+
+α scaling (the authors' cell): **centred** logits ``α · [h(x; θ) − h(x; θ0)]`` with ``θ0`` frozen at init;
+softmax cross-entropy (mean over examples). AdamW(b1 = 0.9, b2 = 0.98) with lr ``lr0 / α^lr_power`` (lr_power
+= 2 in both of the authors' cells), decoupled weight decay, linear warm-up over ``warmup`` steps.
+With ``track_linear`` the exact linearisation ``h_lin(θ) = h(θ0) + J(θ0)(θ − θ0)`` (same centring, same
+optimiser) is trained side by side (App 15c). Result dims ``(alpha, seed, step)``.
+
+Presets (``--preset``; explicit flags override):
+
+* ``notebook`` (Fig 5b cell): p = 113, d_model 128, 4 heads, d_mlp 512, train_frac 0.4, lr0 6e-6, wd 1.0,
+  α ∈ {0.05, 0.10, …, 0.50}, 200 000 steps, warm-up 10.
+* ``nanda`` (Nanda et al.'s own run): as ``notebook`` but train_frac 0.3, lr0 1e-3, α = 1, 40 000 steps.
+* ``app15c`` (the authors' JAX re-implementation): train_frac 0.4, lr0 1e-3, wd 2.0 (their ``weight_decay*2``),
+  α ∈ {0.15, 1}, 15 000 steps, no warm-up, linearisation tracked.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Optional
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import xarray as xr
+
+from grokjax._errors import require
+from grokjax.tasks import _common as C
+
+_BASE = dict(p=113, d_model=128, n_heads=4, d_mlp=512)
+PRESETS: dict[str, dict] = {
+    "notebook": dict(_BASE, train_frac=0.4, lr0=6e-6, lr_power=2.0, weight_decay=1.0,
+                     alpha=tuple(round(0.05 * i, 2) for i in range(1, 11)), steps=200_000, warmup=10,
+                     track_linear=False),
+    "nanda": dict(_BASE, train_frac=0.3, lr0=1e-3, lr_power=2.0, weight_decay=1.0, alpha=(1.0,), steps=40_000,
+                  warmup=10, track_linear=False),
+    "app15c": dict(_BASE, train_frac=0.4, lr0=1e-3, lr_power=2.0, weight_decay=2.0, alpha=(0.15, 1.0),
+                   steps=15_000, warmup=0, track_linear=True),
+}
+
+
+class Transformer(eqx.Module):
+    """Nanda et al.'s one-layer, LayerNorm-free transformer; ``model(tokens)`` gives last-position logits."""
+
+    W_E: jax.Array      # (d_vocab, d_model)
+    W_pos: jax.Array    # (n_ctx, d_model)
+    W_Q: jax.Array      # (n_heads, d_head, d_model)
+    W_K: jax.Array
+    W_V: jax.Array
+    W_O: jax.Array      # (d_model, n_heads * d_head)
+    W_in: jax.Array     # (d_mlp, d_model)
+    b_in: jax.Array
+    W_out: jax.Array    # (d_model, d_mlp)
+    b_out: jax.Array
+    W_U: jax.Array      # (d_model, d_vocab)
+    n_heads: int = eqx.field(static=True)
+
+    def __init__(self, key, d_vocab: int, d_model: int, n_heads: int, d_mlp: int, n_ctx: int = 3):
+        d_head = d_model // n_heads
+        ks = jax.random.split(key, 9)
+        s = 1.0 / np.sqrt(d_model)
+        self.W_E = jax.random.normal(ks[0], (d_vocab, d_model)) * s
+        self.W_pos = jax.random.normal(ks[1], (n_ctx, d_model)) * s
+        self.W_Q = jax.random.normal(ks[2], (n_heads, d_head, d_model)) * s
+        self.W_K = jax.random.normal(ks[3], (n_heads, d_head, d_model)) * s
+        self.W_V = jax.random.normal(ks[4], (n_heads, d_head, d_model)) * s
+        self.W_O = jax.random.normal(ks[5], (d_model, n_heads * d_head)) * s
+        self.W_in = jax.random.normal(ks[6], (d_mlp, d_model)) * s
+        self.b_in = jnp.zeros((d_mlp,))
+        self.W_out = jax.random.normal(ks[7], (d_model, d_mlp)) * s
+        self.b_out = jnp.zeros((d_model,))
+        self.W_U = jax.random.normal(ks[8], (d_model, d_vocab)) / np.sqrt(d_vocab)
+        self.n_heads = n_heads
+
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        x = self.W_E[tokens] + self.W_pos[: tokens.shape[-1]]                # (B, T, d)
+        q = jnp.einsum("hed,btd->bhte", self.W_Q, x)
+        k = jnp.einsum("hed,btd->bhte", self.W_K, x)
+        v = jnp.einsum("hed,btd->bhte", self.W_V, x)
+        T, d_head = x.shape[1], q.shape[-1]
+        scores = jnp.einsum("bhqe,bhke->bhqk", q, k) / np.sqrt(d_head)
+        mask = jnp.tril(jnp.ones((T, T), dtype=bool))
+        attn = jax.nn.softmax(jnp.where(mask, scores, -1e10), axis=-1)
+        z = jnp.einsum("bhqk,bhke->bqhe", attn, v).reshape(x.shape[0], T, -1)
+        x = x + z @ self.W_O.T
+        x = x + jax.nn.relu(x @ self.W_in.T + self.b_in) @ self.W_out.T + self.b_out
+        return x[:, -1] @ self.W_U
+
+
+def apply(model: Transformer, tokens: jax.Array) -> jax.Array:
+    return model(tokens)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    preset: str = "notebook"                     # notebook | nanda | app15c; unset fields come from the preset
+    p: Optional[int] = None
+    d_model: Optional[int] = None
+    n_heads: Optional[int] = None
+    d_mlp: Optional[int] = None
+    train_frac: Optional[float] = None
+    lr0: Optional[float] = None                  # AdamW lr = lr0 / α^lr_power
+    lr_power: Optional[float] = None
+    weight_decay: Optional[float] = None
+    alpha: Optional[tuple[float, ...]] = None    # logit scale (swept, vmapped)
+    steps: Optional[int] = None
+    warmup: Optional[int] = None
+    track_linear: Optional[bool] = None
+    log_points: int = 100
+    seed: tuple[int, ...] = (0,)                 # init seeds (vmapped)
+    split_seed: int = 0
+
+    def resolved(self) -> "Config":
+        return C.resolve_preset(self, PRESETS)
+
+    def validate(self) -> None:
+        require(self.preset in PRESETS, "preset", f"must be one of {', '.join(PRESETS)}")
+        cfg = self.resolved()
+        require(cfg.p >= 3, "p", "must be >= 3")
+        require(cfg.n_heads >= 1, "n_heads", "must be >= 1")
+        require(cfg.d_model >= 1 and cfg.d_model % cfg.n_heads == 0, "d_model", "must be a multiple of n_heads")
+        require(cfg.d_mlp >= 1, "d_mlp", "must be >= 1")
+        require(0.0 < cfg.train_frac < 1.0, "train_frac", "must be in (0, 1)")
+        n_train = int(cfg.train_frac * cfg.p ** 2)
+        require(1 <= n_train < cfg.p ** 2, "train_frac", "leaves an empty train or test set")
+        require(cfg.lr0 > 0, "lr0", "must be positive")
+        require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
+        require(len(cfg.alpha) >= 1 and all(a > 0 for a in cfg.alpha), "alpha", "needs positive values")
+        require(cfg.steps >= 1, "steps", "must be >= 1")
+        require(cfg.warmup >= 0, "warmup", "must be >= 0")
+        require(cfg.log_points >= 2, "log_points", "must be >= 2")
+        require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+
+
+def make_data(p: int, train_frac: float, split_seed: int):
+    """``(tokens_train, labels_train, tokens_test, labels_test)``; tokens are ``[a, b, p]``."""
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    tokens = np.stack([a.ravel(), b.ravel(), np.full(p * p, p)], axis=1).astype(np.int32)
+    labels = ((tokens[:, 0] + tokens[:, 1]) % p).astype(np.int32)
+    perm = np.random.default_rng(split_seed).permutation(p * p)
+    n = int(train_frac * p * p)
+    return tokens[perm[:n]], labels[perm[:n]], tokens[perm[n:]], labels[perm[n:]]
+
+
+def run(config: Config, quiet: bool = False) -> xr.Dataset:
+    """Train the α × seed sweep (vmapped, one jitted scan; optionally with the linearised model)."""
+    config.validate()
+    cfg = config.resolved()
+    xtr, ytr, xte, yte = (jnp.asarray(v) for v in make_data(cfg.p, cfg.train_frac, cfg.split_seed))
+    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    track = bool(cfg.track_linear)
+
+    def one(alpha, key):
+        model0 = Transformer(key, cfg.p + 1, cfg.d_model, cfg.n_heads, cfg.d_mlp)
+        f_lin = C.linearize(apply, model0)
+        h0_tr, h0_te = apply(model0, xtr), apply(model0, xte)
+        lr = cfg.lr0 / alpha ** cfg.lr_power
+        sched = (lambda t: lr * jnp.minimum((t + 1) / cfg.warmup, 1.0)) if cfg.warmup > 0 else lr
+        opt = optax.adamw(sched, b1=0.9, b2=0.98, weight_decay=cfg.weight_decay)
+        models = (("net", apply), ("lin", f_lin)) if track else (("net", apply),)
+
+        def loss(m, fn):
+            return C.cross_entropy(alpha * (fn(m, xtr) - h0_tr), ytr)
+
+        def step(state):
+            out = {}
+            for name, fn in models:
+                m, s = state[name]
+                g = jax.grad(loss)(m, fn)
+                upd, s = opt.update(g, s, m)
+                out[name] = (optax.apply_updates(m, upd), s)
+            return out
+
+        def metrics(state):
+            res = {}
+            for name, fn in models:
+                m = state[name][0]
+                ltr = alpha * (fn(m, xtr) - h0_tr)
+                lte = alpha * (fn(m, xte) - h0_te)
+                pre = "" if name == "net" else "lin_"
+                res.update({pre + "train_loss": C.cross_entropy(ltr, ytr), pre + "test_loss": C.cross_entropy(lte, yte),
+                            pre + "train_acc": C.accuracy(ltr, ytr), pre + "test_acc": C.accuracy(lte, yte)})
+                if name == "net":
+                    res["weight_norm"] = C.tree_norm(m)
+                    res["rel_change"] = C.tree_norm(C.tree_sub(m, model0)) / C.tree_norm(model0)
+            return res
+
+        state = {name: (model0, opt.init(model0)) for name, _ in models}
+        _, ms = C.train_scan(step, metrics, state, log_steps)
+        return ms
+
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in cfg.seed])
+    fn = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
+    t0 = time.perf_counter()
+    ms = jax.block_until_ready(fn(jnp.asarray(cfg.alpha, dtype=jnp.float32), keys))
+    wall = time.perf_counter() - t0
+    dims = ("alpha", "seed", "step")
+    ds = xr.Dataset({k: (dims, np.asarray(v)) for k, v in ms.items()},
+                    coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps})
+    ds.attrs.update(task="transformer", preset=cfg.preset, wall_seconds=wall, n_train=int(xtr.shape[0]),
+                    n_test=int(xte.shape[0]))
+    ds.attrs["summary"] = summarize(ds)
+    return ds
+
+
+def summarize(ds: xr.Dataset, level: float = 0.9) -> str:
+    steps = ds["step"].values
+    lines = [f"transformer ({ds.attrs.get('preset')}): steps to {level:.0%} accuracy (seed-mean curves)"]
+    for a in ds["alpha"].values:
+        sub = ds.sel(alpha=a).mean("seed")
+        tt, te, d = C.grok_delay(sub["train_acc"].values, sub["test_acc"].values, steps, level)
+        line = (f"  alpha={a:g}: train {C.fmt_steps(tt)}, test {C.fmt_steps(te)}, delay {C.fmt_steps(d)}; "
+                f"final acc train {sub['train_acc'].values[-1]:.3f} test {sub['test_acc'].values[-1]:.3f}")
+        if "lin_train_loss" in sub:
+            line += (f"; final loss net {sub['train_loss'].values[-1]:.3g}/{sub['test_loss'].values[-1]:.3g}"
+                     f" lin {sub['lin_train_loss'].values[-1]:.3g}/{sub['lin_test_loss'].values[-1]:.3g}")
+        lines.append(line)
+    return "\n".join(lines)
