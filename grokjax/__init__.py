@@ -18,7 +18,7 @@ from grokjax._kernels import (cka_cortes, cka_paper, empirical_ntk, kernel_align
 from grokjax._losses import Decomposition, decompose_test_loss, population_test_loss
 from grokjax._metrics import first_below, grokking_metrics, grokking_summary
 from grokjax._model import Stats, committee, init_params, phi, predict_from_stats, sufficient_stats
-from grokjax._simulate import METRICS, Scalars, logged_steps, make_optimizer, run_single, simulate
+from grokjax._simulate import METRICS, Scalars, logged_steps, make_optimizer, run_single, simulate, simulate_from
 from grokjax._sweep import run_sweep, sweep_points
 from grokjax.store import load_dataset, save_dataset
 
@@ -30,5 +30,5 @@ __all__ = [
     "ntk_closed_form", "ntk_features", "ntk_spectrum", "ntk_vector_product", "Decomposition",
     "decompose_test_loss", "population_test_loss", "first_below", "grokking_metrics", "grokking_summary",
     "Stats", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats", "METRICS", "Scalars",
-    "logged_steps", "make_optimizer", "run_single", "simulate", "run_sweep", "sweep_points", "load_dataset", "save_dataset",
+    "logged_steps", "make_optimizer", "run_single", "simulate", "simulate_from", "run_sweep", "sweep_points", "load_dataset", "save_dataset",
 ]

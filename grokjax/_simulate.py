@@ -211,12 +211,24 @@ def simulate(cfg: PolyConfig, scalars: Scalars, key: jax.Array, on_interval=None
     ``on_interval(step)``, if given, is called from the compiled run (``jax.debug.callback``) after each
     logging interval with the step reached; it drives progress bars.
     """
-    s = scalars
     dtype = _dtype(cfg)
     k_data, k_init = jax.random.split(key)
     data = make_data(k_data, cfg.D, cfg.P, cfg.P_test, convention=cfg.convention, target=cfg.target, dtype=dtype)
-    params0 = init_params(k_init, cfg.N, cfg.D, init_scale=s.init_scale,
+    params0 = init_params(k_init, cfg.N, cfg.D, init_scale=scalars.init_scale,
                           trained_readouts=cfg.readouts == "trained", dtype=dtype)
+    return simulate_from(cfg, scalars, data, params0, on_interval)
+
+
+def simulate_from(cfg: PolyConfig, scalars: Scalars, data: PolyData, params0: dict,
+                  on_interval=None) -> dict[str, jax.Array]:
+    """:func:`simulate` with explicit data and initial parameters (custom labels, aligned initialisations).
+
+    ``scalars.init_scale`` is not applied here (scale ``params0`` yourself). The population metrics
+    (``pop_test_loss``, ``decomp_*``, ``lazy_pop_test_loss``) assume y = c0 + c2 (beta.x)^2 with the given
+    ``data.beta``; for other labels pass ``c2 = nan`` and they come out NaN (the empirical losses stay exact).
+    """
+    s = scalars
+    dtype = _dtype(cfg)
     stats0 = sufficient_stats(params0)
     f0_train = predict_from_stats(stats0, data.X, s.alpha, s.eps)
     f0_test = predict_from_stats(stats0, data.X_test, s.alpha, s.eps)

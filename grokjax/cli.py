@@ -75,15 +75,23 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     if make is None:
         return _fail(f"invalid value for 'figure': unknown figure {args.name!r} "
                      f"(known: {', '.join(available_figures())})")
-    check = make(args.name, args.size, args.out, quiet=args.quiet)
+    check = make(args.name, args.size, default_out_dir(args.out, args.size), quiet=args.quiet)
     print(check.report())
     return 0
+
+
+def default_out_dir(out: Path | None, size: str) -> Path:
+    """``figures/`` for the small size, ``figures/<size>/`` for the others, unless ``--out`` is given."""
+    if out is not None:
+        return out
+    return Path("figures") if size == "small" else Path("figures") / size
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from experiments.reproduce import reproduce
 
-    return reproduce(size=args.size, out_dir=args.out, only=args.only, quiet=args.quiet)
+    return reproduce(size=args.size, out_dir=default_out_dir(args.out, args.size), only=args.only,
+                     quiet=args.quiet)
 
 
 def _cmd_compare(argv: list[str]) -> int:
@@ -108,11 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     fig = sub.add_parser("figure", help="regenerate a paper figure and check its claim")
     fig.add_argument("name")
     fig.add_argument("--size", choices=SIZES, default="small")
-    fig.add_argument("--out", type=Path, default=Path("figures"))
+    fig.add_argument("--out", type=Path, default=None, help="default: figures/ (small), figures/<size>/ (others)")
     fig.add_argument("--quiet", action="store_true")
     rep = sub.add_parser("reproduce", help="run every figure and write figures/CLAIMS.md")
     rep.add_argument("--size", choices=SIZES, default="small")
-    rep.add_argument("--out", type=Path, default=Path("figures"))
+    rep.add_argument("--out", type=Path, default=None, help="default: figures/ (small), figures/<size>/ (others)")
     rep.add_argument("--only", nargs="+", default=None, help="only these figures")
     rep.add_argument("--quiet", action="store_true")
     sub.add_parser("list", help="list tasks and figures")
