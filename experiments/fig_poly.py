@@ -94,22 +94,30 @@ def fig1(size: str, out_dir, quiet: bool) -> ClaimCheck:
 
 
 # ----------------------------------------------------------------------------------------------- Fig 3
-def _normalised_delay(ds, threshold):
-    """Delay between normalised train and test curves (each divided by its value after the first update)."""
-    steps = ds["step"].values
-    train = ds["train_loss"].values / ds["train_loss"].values[..., 1:2]
-    test = ds["test_loss"].values / ds["test_loss"].values[..., 1:2]
-    m = grokking_metrics(steps, train, test, threshold)
-    t_test = np.where(np.isnan(m["t_test"]), np.inf, m["t_test"])  # never generalised within the budget
-    return m["t_train"], t_test, t_test - m["t_train"]
+def _half_drop_delay(ds):
+    """Lag between the train and test drops: for each curve (from the first update on), the first step at which
+    it has made half of its total descent (value after the first step -> its minimum); delay = test - train.
+
+    Unlike a fixed threshold this is defined for every run, including lazy runs whose test loss only reaches a
+    kernel-like plateau within the budget.
+    """
+    steps = ds["step"].values[1:]
+
+    def half(curve):
+        c = curve[..., 1:]
+        level = c[..., 0] - 0.5 * (c[..., 0] - np.nanmin(c, axis=-1))
+        return steps[np.argmax(c <= level[..., None], axis=-1)].astype(float)
+
+    t_train, t_test = half(ds["train_loss"].values), half(ds["test_loss"].values)
+    return t_train, t_test, t_test - t_train
 
 
 def _sweep_figure(name, size, out_dir, quiet, field, values, fixed, claim_dir):
     cfg = PolyConfig(convention="B", eta0=0.5, centered=True, **fixed, **_FIG3[size])
     ds = run_sweep(cfg, {field: values}, quiet=quiet).isel(seed=0)
     _save(ds, out_dir, name, cfg)
-    threshold = 0.1
-    t_train, t_test, delay = _normalised_delay(ds, threshold)
+    t_train, t_test, delay = _half_drop_delay(ds)
+    ratio = ds["test_loss"].values.min(-1) / ds["test_loss"].values[:, 1]
     fig, (ax,) = new_figure(1, 5.6, 4.0)
     for value, color in zip(values, colors(len(values))):
         sel = ds.sel({field: value})
@@ -128,11 +136,12 @@ def _sweep_figure(name, size, out_dir, quiet, field, values, fixed, claim_dir):
     else:
         holds = bool(np.all(np.diff(d) <= 0) and d[0] > d[-1])
         claim = f"the train->test delay shrinks as {field} grows"
-    numbers = {field: list(values), "t_train": [float(v) for v in t_train], "t_test": [float(v) for v in t_test],
-               "delay": [float(v) for v in d]}
+    numbers = {field: list(values), "t_train_half": [float(v) for v in t_train],
+               "t_test_half": [float(v) for v in t_test], "delay": [float(v) for v in d],
+               "min test / test after step 1": [float(v) for v in ratio]}
     return ClaimCheck(name, claim, holds, numbers,
-                      f"delay = first step normalised test loss < {threshold} minus the same for train "
-                      "(inf: test never crossed within the budget)")
+                      "delay = step where the test loss has made half of its descent minus the same for the "
+                      "train loss (see _half_drop_delay)")
 
 
 def fig3a(size, out_dir, quiet):
@@ -219,16 +228,20 @@ def fig6(size, out_dir, quiet):
     joint = norm(sets["joint"], "test_loss")
     joint_dev = float(np.max(np.abs(joint - joint[2])))  # against sigma = 1, alpha = 1
     equiv_dev = float(np.max(np.abs(norm(sets["sigma"], "test_loss") - norm(sets["alpha"], "test_loss"))))
-    t_s = _normalised_delay(sets["sigma"], 0.1)[2]
-    t_a = _normalised_delay(sets["alpha"], 0.1)[2]
+    sigma_dev = float(np.max(np.abs(norm(sets["sigma"], "test_loss") - norm(sets["sigma"], "test_loss")[2])))
+    t_s = _half_drop_delay(sets["sigma"])[2]
+    t_a = _half_drop_delay(sets["alpha"])[2]
     numbers = {"max |joint - reference| (normalised test)": joint_dev,
+               "max |sigma-sweep - reference| (normalised test)": sigma_dev,
                "max |sigma-sweep - alpha=sigma^2 sweep| (normalised test)": equiv_dev,
                "delay sigma sweep": [float(v) for v in t_s], "delay alpha=sigma^2 sweep": [float(v) for v in t_a]}
-    holds = bool(joint_dev < 0.1 and np.all(np.diff(np.nan_to_num(t_s, posinf=1e12)) >= 0))
+    close_delays = np.allclose(t_s, t_a, rtol=0.3, atol=50)
+    holds = bool(joint_dev < 0.5 * sigma_dev and close_delays and np.all(np.diff(t_s) >= 0))
     return ClaimCheck("fig6", "changing the init weight scale sigma acts like changing alpha with alpha ~ sigma^2;"
                       " with alpha = 1/sigma^2 the curves line up", holds, numbers,
-                      "judged: joint curves within 0.1 (normalised) of the sigma=1 curve and the delay growing "
-                      "with sigma")
+                      "judged: delays of the sigma sweep equal those of alpha = sigma^2 (30%), grow with sigma, and "
+                      "the joint alpha = 1/sigma^2 curves deviate from sigma = 1 by less than half as much as the "
+                      "sigma sweep does (exact invariance is broken by the linear part of phi, which scales as 1/sigma)")
 
 
 _MAKERS = {"fig1": fig1, "fig3a": fig3a, "fig3b": fig3b, "phase": phase, "fig6": fig6}

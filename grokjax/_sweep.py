@@ -120,8 +120,8 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
     per_config = bytes_per_config(base)
     limit = memory_limit if memory_limit is not None else memory_limit_bytes()
     if per_config > limit:
-        raise SweepTooLarge("memory_limit", f"one configuration needs ~{per_config / 2**30:.2f} GiB, more than "
-                            f"the limit of {limit / 2**30:.2f} GiB")
+        raise SweepTooLarge("memory_limit", f"one configuration needs ~{per_config / 2**20:.1f} MiB, more than "
+                            f"the limit of {limit / 2**20:.1f} MiB per device")
     devices = jax.local_devices() if use_all_devices else jax.local_devices()[:1]
     n_dev = len(devices)
     fit = max(1, limit // per_config)
@@ -195,6 +195,8 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
             buffer = io.BytesIO()
             np.savez(buffer, **part)
             atomic_write_bytes(path, buffer.getvalue())
+            with open(ckpt / "computed.log", "a") as log:  # audit trail: which chunks were computed, when
+                log.write(f"{i} {time.time():.3f} pid={os.getpid()}\n")
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - started

@@ -57,9 +57,16 @@ def _cmd_run(argv: list[str]) -> int:
         config = config_from_arguments(module.Config, args)
     except ConfigError as exc:
         return _fail(str(exc))
+    import jax
+
     from grokjax.store import save_dataset
 
-    ds = module.run(config, quiet=args.quiet)
+    try:
+        ds = module.run(config, quiet=args.quiet)
+    except ConfigError as exc:  # refused before compute (e.g. a sweep that cannot fit in memory)
+        return _fail(str(exc))
+    if jax.process_index() != 0:  # multi-host: every process holds the full dataset; process 0 writes it
+        return 0
     path = save_dataset(ds, args.out, config=config, task=name)
     summary = ds.attrs.get("summary")
     if summary:

@@ -32,6 +32,7 @@ import optax
 import xarray as xr
 
 from grokjax._errors import require
+from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
 PRESETS: dict[str, dict] = {
@@ -197,6 +198,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     ds.attrs.update(task="mnist", preset=cfg.preset, wall_seconds=wall, n_train=int(n), n_test=int(xte.shape[0]),
                     data=cfg.data)
     ds.attrs["summary"] = summarize(ds)
+    ds.attrs["resolved_config"] = config_to_json(cfg)
     return ds
 
 

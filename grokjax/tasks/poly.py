@@ -58,7 +58,13 @@ class Config:
     dtype: str = "float32"
     divergence_bound: float = 1e8
     threshold: float = 0.1
-    checkpoint_dir: str = ""
+    checkpoint_dir: str = ""  # folder for finished chunks: re-running the same command resumes
+    chunk_size: int = 0  # configurations per compiled chunk (0 = as many as fit in memory)
+    memory_limit_gb: float = 0.0  # per-device memory budget (0 = detect)
+    distributed: bool = False  # join a multi-host run (jax.distributed; Slurm / Open MPI auto-detected)
+    coordinator_address: str = ""  # host:port of process 0 (explicit multi-host launch)
+    num_processes: int = 0
+    process_id: int = -1
 
     def base(self) -> PolyConfig:
         fields = {f.name for f in dataclasses.fields(PolyConfig)}
@@ -73,6 +79,8 @@ class Config:
         require(self.mode in ("product", "zip"), "mode", "must be 'product' or 'zip'")
         require(len(self.seeds) >= 1, "seeds", "needs at least one seed")
         require(self.threshold > 0, "threshold", "must be > 0")
+        require(self.chunk_size >= 0, "chunk_size", "must be >= 0")
+        require(self.memory_limit_gb >= 0, "memory_limit_gb", "must be >= 0")
         base = self.base()
         for key, values in self.sweep().items():
             for value in values:
@@ -83,8 +91,14 @@ class Config:
 
 def run(config: Config, quiet: bool = False) -> xr.Dataset:
     """Run the sweep and attach a printed summary (grokking delay per configuration)."""
+    if config.distributed or config.coordinator_address:
+        from grokjax.distributed import initialize
+
+        initialize(config.coordinator_address or None, config.num_processes or None,
+                   config.process_id if config.process_id >= 0 else None)
     ds = run_sweep(config.base(), config.sweep(), config.seeds, mode=config.mode, quiet=quiet,
-                   checkpoint_dir=config.checkpoint_dir or None)
+                   checkpoint_dir=config.checkpoint_dir or None, chunk_size=config.chunk_size or None,
+                   memory_limit=int(config.memory_limit_gb * 2**30) or None)
     summary = grokking_summary(ds, config.threshold)
     for name in summary.data_vars:
         ds[f"grok_{name}"] = summary[name]

@@ -34,6 +34,7 @@ import optax
 import xarray as xr
 
 from grokjax._errors import require
+from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
 PRESETS: dict[str, dict] = {
@@ -184,6 +185,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
                                   "threshold": list(cfg.threshold)})
     ds.attrs.update(task="teacher", preset=cfg.preset, wall_seconds=wall)
     ds.attrs["summary"] = summarize(ds)
+    ds.attrs["resolved_config"] = config_to_json(cfg)
     return ds
 
 

@@ -36,6 +36,7 @@ import optax
 import xarray as xr
 
 from grokjax._errors import require
+from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
 _BASE = dict(p=113, d_model=128, n_heads=4, d_mlp=512)
@@ -211,6 +212,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     ds.attrs.update(task="transformer", preset=cfg.preset, wall_seconds=wall, n_train=int(xtr.shape[0]),
                     n_test=int(xte.shape[0]))
     ds.attrs["summary"] = summarize(ds)
+    ds.attrs["resolved_config"] = config_to_json(cfg)
     return ds
 
 
