@@ -108,10 +108,11 @@ def reduced_supported(cfg: PolyConfig) -> bool:
 
 
 def step_cost(cfg: PolyConfig) -> dict[str, float]:
-    """Multiply-adds per GD step of each exact engine (network + lazy model), from reduced-dynamics.md."""
+    """Multiply-adds per GD step of each exact engine (network + lazy model), after reduced-dynamics.md."""
     lazy = 2.0 if cfg.lazy else 1.0
     weights = 3.0 * cfg.N * cfg.D * cfg.P * lazy
-    reduced = (2.0 * cfg.D**2 * cfg.P + 4.0 * cfg.D**3) * lazy
+    # network statistics, plus the lazy model in function space (K0 a: P^2)
+    reduced = 2.0 * cfg.D**2 * cfg.P + 4.0 * cfg.D**3 + (cfg.P**2 if cfg.lazy else 0.0)
     return {"weights": weights, "reduced": reduced}
 
 
