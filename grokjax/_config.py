@@ -46,7 +46,7 @@ class PolyConfig:
     target: str = "quadratic"  # "quadratic" (paper) or "he2" (mean removed)
     centered: bool = True
     readouts: str = "fixed"  # "fixed" (a_k = 1) or "trained"
-    optimizer: str = "gd"
+    optimizer: str = "gd"  # gd | momentum | nesterov | adam | adamw | any optax optimizer name (taking the lr)
     momentum: float = 0.9  # used by "momentum"/"nesterov" (optax trace decay), adam b1 otherwise ignored
     weight_decay: float = 0.0  # used by "adamw"
     lazy: bool = True  # train the exact linearisation around W0 side by side
@@ -78,7 +78,8 @@ class PolyConfig:
         require(self.convention in ("A", "B"), "convention", "must be 'A' or 'B'")
         require(self.target in ("quadratic", "he2"), "target", "must be 'quadratic' or 'he2'")
         require(self.readouts in ("fixed", "trained"), "readouts", "must be 'fixed' or 'trained'")
-        require(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {OPTIMIZERS}")
+        require(self.optimizer in OPTIMIZERS or _is_optax_optimizer(self.optimizer), "optimizer",
+                f"must be one of {OPTIMIZERS} or the name of an optax optimizer (e.g. 'rmsprop', 'lion')")
         require(self.cka in ("paper", "cortes"), "cka", "must be 'paper' or 'cortes'")
         require(self.engine in ENGINES, "engine", f"must be one of {ENGINES}")
         require(self.dtype in ("float32", "float64"), "dtype", "must be 'float32' or 'float64'")
@@ -100,6 +101,12 @@ class PolyConfig:
     @property
     def target_c2(self) -> float:
         return 0.5 if self.convention == "A" else 1.0
+
+
+def _is_optax_optimizer(name: str) -> bool:
+    import optax
+
+    return not name.startswith("_") and callable(getattr(optax, name, None)) and name not in ("chain", "inject_hyperparams")
 
 
 def reduced_supported(cfg: PolyConfig) -> bool:

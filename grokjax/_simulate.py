@@ -60,7 +60,9 @@ def make_optimizer(cfg: PolyConfig, s: Scalars, lr) -> optax.GradientTransformat
         return optax.sgd(lr, momentum=s.momentum, nesterov=cfg.optimizer == "nesterov")
     if cfg.optimizer == "adam":
         return optax.adam(lr)
-    return optax.adamw(lr, weight_decay=s.weight_decay)
+    if cfg.optimizer == "adamw":
+        return optax.adamw(lr, weight_decay=s.weight_decay)
+    return getattr(optax, cfg.optimizer)(lr)  # any other optax optimizer, by name
 
 
 # ------------------------------------------------------------------------------------------ engines

@@ -1,0 +1,54 @@
+"""Result files, CLI listing and every polynomial-task figure at tiny size."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import grokjax as gj
+from experiments import available_figures, find_figure
+
+
+def test_dataset_round_trip_keeps_config_and_provenance(tmp_path):
+    ds = xr.Dataset({"loss": (("alpha", "step"), np.arange(6.0).reshape(2, 3))},
+                    coords={"alpha": [0.5, 1.0], "step": [0, 1, 10]})
+    cfg = gj.PolyConfig(D=7)
+    path = gj.save_dataset(ds, tmp_path / "sub" / "r.nc", config=cfg)
+    back = gj.load_dataset(path)
+    xr.testing.assert_equal(back[["loss"]], ds)
+    assert back.attrs["config"]["D"] == 7 and "version_jax" in back.attrs and "device" in back.attrs
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["r.nc"]  # no temporary file left behind
+
+
+def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "r.nc"
+    ds = xr.Dataset({"x": ("i", np.arange(3.0))})
+    gj.save_dataset(ds, path)
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
+    with pytest.raises(OSError):
+        gj.save_dataset(ds * 2, path)
+    np.testing.assert_array_equal(gj.load_dataset(path)["x"].values, np.arange(3.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
+
+
+def test_cli_lists_tasks_and_figures():
+    out = subprocess.run([sys.executable, "-m", "grokjax", "list"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0
+    for name in ("poly", "fig1", "fig3a", "fig3b", "phase", "fig6"):
+        assert name in out.stdout
+
+
+@pytest.mark.parametrize("name", ["fig1", "fig3a", "fig3b", "phase", "fig6"])
+def test_poly_figures_at_tiny_size(tmp_path, name):
+    check = find_figure(name)(name, "tiny", tmp_path, quiet=True)
+    assert check.figure == name and check.numbers and isinstance(check.holds, bool)
+    assert (tmp_path / f"{name}.png").stat().st_size > 1000 and (tmp_path / f"{name}.pdf").exists()
+    ds = gj.load_dataset(tmp_path / "data" / f"{name}.nc")
+    assert "test_loss" in ds and ds.attrs["figure"] == name
+    assert name in available_figures()
+    assert ("HOLDS" if check.holds else "DOES NOT HOLD") in check.report()
