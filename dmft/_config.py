@@ -1,0 +1,154 @@
+"""Frozen configurations of the DMFT (model conventions of ``shared/spec/dmft.md`` §0.1).
+
+Model: ``x ~ N(0, I_D)``, ``h_i = w_i.x/sqrt(D)``, ``h* = beta.x/sqrt(D)`` with ``|beta|^2 = rho D``,
+``f = (alpha/N) sum_i phi(h_i)``, ``phi(h) = h + eps h^2/2``, centred predictor ``f(W_t) - f(W_0)``,
+target ``y = c0 + c1 h* + c2 h*^2`` (+ ``sigma xi`` on training labels), loss ``(1/2P) sum (f~ - y)^2``,
+GD ``W <- W - dt (eta D/alpha^2) grad_W L``; ``a = P/D``; ``kappa = eta/(alpha N)``.
+Reported losses are plain MSE (no 1/2).  Time ``t = step * dt``; one GD step of the authors' code
+(``lr = eta0 N/alpha^2``, loss without 1/2) is ``dt = 2 eta0 N/(eta D)`` of this time (see
+:func:`authors_step_to_time`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from dmft._errors import ConfigError
+
+
+def default_m0(N: int) -> tuple[float, ...]:
+    """Validated asymmetric teacher overlap ``m0 = linspace(1, -1, N) * 0.2 + 0.05`` (spec §0.3)."""
+    if N == 1:
+        return (0.25,)
+    return tuple(float(v) for v in np.linspace(1.0, -1.0, N) * 0.2 + 0.05)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Physical parameters of the committee machine and of GD (see module docstring).
+
+    ``m0`` (default :func:`default_m0`) and ``Q0`` (default identity) are the initial overlaps
+    ``W0 beta/D`` and ``W0 W0^T/D``; the paper does not give ``m0`` (a random init has ``m0 = O(D^-1/2)``,
+    which shows no feature learning at O(1) times, spec pitfall 1).  ``dt`` is the GD step in DMFT time
+    (validated: ``dt * eta <= 2``), ``T`` the number of steps.
+    """
+
+    N: int = 4
+    a: float = 8.0
+    alpha: float = 2.0
+    eps: float = 0.5
+    eta: float = 4.0
+    dt: float = 0.25
+    T: int = 120
+    rho: float = 1.0
+    c0: float = -0.5
+    c1: float = 0.0
+    c2: float = 0.5
+    sigma: float = 0.0
+    m0: Optional[tuple] = None
+    Q0: Optional[tuple] = None
+    centered: bool = True
+
+    @property
+    def kappa(self) -> float:
+        return self.eta / (self.alpha * self.N)
+
+    def m0_array(self) -> np.ndarray:
+        return np.asarray(default_m0(self.N) if self.m0 is None else self.m0, dtype=np.float64)
+
+    def Q0_array(self) -> np.ndarray:
+        if self.Q0 is None:
+            return np.eye(self.N)
+        return np.asarray(self.Q0, dtype=np.float64).reshape(self.N, self.N)
+
+    def validate(self, online: bool = False) -> "ModelConfig":
+        """Raise :class:`ConfigError` for invalid values; warn when outside the validated range."""
+        if not (isinstance(self.N, (int, np.integer)) and self.N >= 1):
+            raise ConfigError("N", f"must be an integer >= 1, got {self.N!r}")
+        if not online and not (self.a > 0 and math.isfinite(self.a)):
+            raise ConfigError("a", f"P/D must be a finite number > 0, got {self.a!r}")
+        if not self.dt > 0:
+            raise ConfigError("dt", f"must be > 0, got {self.dt!r}")
+        if not (isinstance(self.T, (int, np.integer)) and self.T >= 1):
+            raise ConfigError("T", f"must be an integer >= 1, got {self.T!r}")
+        for name in ("alpha", "eta", "rho"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(name, f"must be > 0, got {getattr(self, name)!r}")
+        if self.sigma < 0:
+            raise ConfigError("sigma", f"must be >= 0, got {self.sigma!r}")
+        m0 = self.m0_array()
+        if m0.shape != (self.N,):
+            raise ConfigError("m0", f"must have N={self.N} entries, got shape {m0.shape}")
+        Q0 = self.Q0_array() if self.Q0 is None or np.size(self.Q0) == self.N ** 2 else None
+        if Q0 is None:
+            raise ConfigError("Q0", f"must have N*N={self.N ** 2} entries")
+        joint = np.block([[Q0, m0[:, None]], [m0[None, :], np.array([[self.rho]])]])
+        if not np.allclose(Q0, Q0.T) or np.linalg.eigvalsh(joint).min() <= 0:
+            raise ConfigError("m0", "[[Q0, m0], [m0^T, rho]] must be symmetric positive definite")
+        if self.dt * self.eta > 2:
+            warnings.warn(f"dt*eta = {self.dt * self.eta:g} > 2: GD was validated only for dt*eta <= 2",
+                          stacklevel=2)
+        if self.N > 1 and np.ptp(m0) == 0:
+            warnings.warn("all m0_i equal: symmetric init stays on the Saad-Solla plateau (spec pitfall 2)",
+                          stacklevel=2)
+        if not online and self.a < 4:
+            warnings.warn(f"a = {self.a:g} < 4: outside the validated range (Monte-Carlo error large)",
+                          stacklevel=2)
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverConfig:
+    """Numerical parameters of the finite-``a`` solver (none of them is in the paper).
+
+    ``S``: Monte-Carlo copies of the data-point process (validated 2000-16000; O(1/S) bias of the sampled
+    train estimator ~0.003 at S=4000, spec §7.4).  ``method``: ``"march"`` (solver A, causal time
+    marching, one sweep) or ``"picard"`` (solver B, damped fixed point from the online solution, chunked
+    over samples).  ``damping`` d in (0, 1] (validated 0.3-1), ``max_iter``, ``tol`` (relative residual),
+    ``chunk`` (samples per chunk in solver B), ``seed`` (frozen random numbers), ``jac_dtype`` (storage of
+    the per-sample Jacobians; float32 halves memory, ~1e-6 relative error).
+    """
+
+    S: int = 4000
+    seed: int = 0
+    method: str = "march"
+    damping: float = 1.0
+    max_iter: int = 200
+    tol: float = 1e-9
+    chunk: int = 1000
+    cv: str = "regression"
+    jac_dtype: str = "float64"
+
+    def validate(self) -> "SolverConfig":
+        if not (isinstance(self.S, (int, np.integer)) and self.S >= 2):
+            raise ConfigError("S", f"needs at least 2 Monte-Carlo samples, got {self.S!r}")
+        if self.method not in ("march", "picard"):
+            raise ConfigError("method", f"must be 'march' or 'picard', got {self.method!r}")
+        if not 0 < self.damping <= 1:
+            raise ConfigError("damping", f"must lie in (0, 1], got {self.damping!r}")
+        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+            raise ConfigError("max_iter", f"must be an integer >= 1, got {self.max_iter!r}")
+        if not self.tol > 0:
+            raise ConfigError("tol", f"must be > 0, got {self.tol!r}")
+        if not (isinstance(self.chunk, (int, np.integer)) and self.chunk >= 1):
+            raise ConfigError("chunk", f"must be an integer >= 1, got {self.chunk!r}")
+        if self.cv not in ("regression", "one", "none"):
+            raise ConfigError("cv", f"must be 'regression', 'one' or 'none', got {self.cv!r}")
+        if self.jac_dtype not in ("float64", "float32"):
+            raise ConfigError("jac_dtype", f"must be 'float64' or 'float32', got {self.jac_dtype!r}")
+        if self.S < 1000:
+            warnings.warn(f"S = {self.S} < 1000: outside the validated range (large Monte-Carlo error)",
+                          stacklevel=2)
+        if self.damping < 0.3:
+            warnings.warn(f"damping = {self.damping:g} < 0.3: outside the validated range (slow)",
+                          stacklevel=2)
+        return self
+
+
+def authors_step_to_time(eta0: float, D: int, N: int, eta: float) -> float:
+    """DMFT time of one GD step of the authors' code: ``dt = 2 eta0 N/(eta D)`` (spec §0.1)."""
+    return 2.0 * eta0 * N / (eta * D)

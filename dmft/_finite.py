@@ -1,0 +1,407 @@
+"""Finite ``a = P/D`` DMFT of full-batch GD (spec §0.2, §7): sampled data-point process, closed weight side.
+
+Order parameters (time indices ``t, s = 0..T``; ``N x N`` blocks):
+
+* weight side (closed form): ``Psi_t = dw^t/dw^0``, ``R_w[t, s]`` (``R_w[s+1, s] = I``), ``b_t``,
+  ``m[t] = Psi_t m0 + rho b_t`` and ``C_w[t,t], C_w[t,0]``;
+* data side (``S`` Monte-Carlo copies): ``h^t = theta^t + (dt/a) sum_{s<t} R_w[t,s] g^s`` with
+  ``theta^t = Psi_t zeta0 + b_t h* + dt sum_{s<t} R_w[t,s] v^s``, ``v^s = a^{-1/2} Xi^T g^s`` (spec §7.2);
+  ``R_g[t,s] = E dg^t/dtheta^s`` (forward-mode tangents), ``mu_g[t] = E dg^t/dh*``, ``C_g = E g g^T``,
+  with the memory-free control variates of spec §7.4 and stratified ``h*``.
+
+Solver A (``method="march"``) marches causally in time (one sweep, memory ``S T^2 N^2``).  Solver B
+(``method="picard"``) is the damped fixed-point iteration started from the online solution; it processes
+the samples in chunks (memory ``chunk T^2 N^2`` for the Jacobians, obtained with ``jax.jacfwd`` of the
+per-sample process), and returns one relative residual per sweep.  With the same ``seed`` and ``chunk``
+both solvers use identical random numbers, so their fixed points coincide.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dmft._config import ModelConfig, SolverConfig
+from dmft._errors import DMFTConvergenceError
+from dmft._params import Params, to_params
+from dmft._losses import dphi, dtarget, online_coeffs, phi, target, closed_form_test_loss
+from dmft._result import DMFTResult
+
+
+# ----------------------------------------------------------------------------------------------------------
+# random numbers (identical for both solvers)
+
+
+def _samples(p: ModelConfig, sc: SolverConfig):
+    """Frozen samples: ``zeta0`` (S, N) and stratified ``h*`` (S,) with the law of ``(w^0, beta)``; ``xi``."""
+    m0 = p.m0_array()
+    chol = np.linalg.cholesky(p.Q0_array() - np.outer(m0, m0) / p.rho)
+    return _draw(jax.random.PRNGKey(sc.seed), jnp.asarray(m0), jnp.asarray(chol), p.rho, S=sc.S)
+
+
+@functools.partial(jax.jit, static_argnames=("S",))
+def _draw(key, m0, chol, rho, S):
+    k_perm, k_u, k_n, k_xi = jax.random.split(key, 4)
+    N = m0.shape[0]
+    strata = (jax.random.permutation(k_perm, S) + jax.random.uniform(k_u, (S,), jnp.float64)) / S
+    hstar = jnp.sqrt(rho) * jax.scipy.special.ndtri(strata)
+    zeta0 = hstar[:, None] * m0[None, :] / rho + jax.random.normal(k_n, (S, N), jnp.float64) @ chol.T
+    xi = jax.random.normal(k_xi, (S,), jnp.float64)
+    return zeta0, hstar, xi
+
+
+def _chunks(S: int, chunk: int):
+    return [(i, min(S, i + chunk)) for i in range(0, S, chunk)]
+
+
+def _xi_block(sc: SolverConfig, index: int, lo: int, hi: int):
+    """Columns ``lo:hi`` of the noise-mixing matrix ``Xi`` (S x S, entries N(0, 1/S)); numpy's generator
+    (much faster than threefry on CPU), seeded by ``(seed, chunk index)``."""
+    rng = np.random.default_rng([sc.seed, 7919, index])
+    return jnp.asarray(rng.standard_normal((sc.S, hi - lo)) / math.sqrt(sc.S))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# shared pieces
+
+
+def _delta(h, h0, hstar, xi, p):
+    """Training residual ``Delta`` for preactivations ``h`` (..., N)."""
+    out = p.alpha / p.N * jnp.sum(phi(h, p.eps), -1)
+    if p.centered:
+        out = out - p.alpha / p.N * jnp.sum(phi(h0, p.eps), -1)
+    return out - target(hstar, p) - p.sigma * xi
+
+
+def _jac_parts(h, h0, delta, p):
+    """Per-sample ``A = dG/dh^t`` and ``B = dG/dh^0`` (..., N, N) and ``p_t = phi'(h^t)``."""
+    pt, p0 = dphi(h, p.eps), dphi(h0, p.eps)
+    eye = jnp.eye(p.N, dtype=h.dtype)
+    A = -p.kappa * (p.alpha / p.N * pt[..., :, None] * pt[..., None, :] + p.eps * delta[..., None, None] * eye)
+    B = p.kappa * p.alpha / p.N * pt[..., :, None] * p0[..., None, :] * (1.0 if p.centered else 0.0)
+    return A, B, pt
+
+
+def _moments(F, C):
+    """Sample sums (axis 0) needed by the regression control variate."""
+    return (jnp.sum(F, 0), jnp.sum(C, 0), jnp.sum(F * C, 0), jnp.sum(C * C, 0))
+
+
+def _cv_estimate(mom, S, EC, mode):
+    """``mean F - beta (mean C - E C)`` with ``beta = Cov(F, C)/Var(C)`` (regression), 1 or 0."""
+    sF, sC, sFC, sCC = mom
+    mF, mC = sF / S, sC / S
+    if mode == "none":
+        return mF
+    if mode == "one":
+        return mF - (mC - EC)
+    var = sCC / S - mC * mC
+    cov = sFC / S - mF * mC
+    beta = jnp.where(var > 1e-14 * (mC * mC + 1e-30), cov / jnp.where(var > 0, var, 1.0), 1.0)
+    return mF - beta * (mC - EC)
+
+
+def _sigma0(p):
+    m0 = jnp.asarray(p.m0_array())
+    return jnp.block([[jnp.asarray(p.Q0_array()), m0[:, None]], [m0[None, :], jnp.full((1, 1), p.rho)]])
+
+
+def _weight_row(t, Psi, Rw, Rg, mug, Cg, p: ModelConfig):
+    """Row ``t`` of the closed weight side from rows ``< t`` and the data-side kernels at times ``< t``.
+
+    ``Psi_t = Psi_{t-1} + dt sum_s R_g[t-1,s] Psi_s``; ``R_w[t,s] = R_w[t-1,s] + dt sum_r R_g[t-1,r] R_w[r,s]``,
+    ``R_w[t,t-1] = I``; ``b_t = dt sum_s R_w[t,s] mu_g[s]``; returns ``Psi_t, R_w[t,:], b_t, m_t, C_w[t,t],
+    C_w[t,0]``.
+    """
+    T, N, dt = p.T, p.N, p.dt
+    eye = jnp.eye(N, dtype=Psi.dtype)
+    prev = jnp.maximum(t - 1, 0)
+    first = t == 0
+    psi_t = Psi[prev] + dt * jnp.einsum("sij,sjk->ik", Rg[prev], Psi[:T])
+    psi_t = jnp.where(first, eye, psi_t)
+    rw_t = Rw[prev] + dt * jnp.einsum("rij,rsjk->sik", Rg[prev], Rw[:T])
+    rw_t = jnp.where((jnp.arange(T) == prev)[:, None, None], eye, rw_t)
+    rw_t = jnp.where(first, jnp.zeros_like(rw_t), rw_t)
+    b_t = dt * jnp.einsum("sij,sj->i", rw_t, mug)
+    m0 = jnp.asarray(p.m0_array())
+    m_t = psi_t @ m0 + p.rho * b_t
+    P = jnp.concatenate([psi_t, b_t[:, None]], axis=1)
+    noise = jnp.einsum("sij,sujk,ulk->il", rw_t, Cg, rw_t)
+    cw_tt = P @ _sigma0(p) @ P.T + dt * dt / p.a * noise
+    cw_tt = 0.5 * (cw_tt + cw_tt.T)
+    cw_t0 = psi_t @ jnp.asarray(p.Q0_array()) + b_t[:, None] * m0[None, :]
+    return psi_t, rw_t, b_t, m_t, cw_tt, cw_t0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# solver A: causal time marching
+
+
+def _march_init(p: ModelConfig, S: int, jdtype):
+    T, N = p.T, p.N
+    z = lambda *shape: jnp.zeros(shape, jnp.float64)
+    return dict(
+        Psi=z(T + 1, N, N), Rw=z(T + 1, T, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
+        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N), v=z(T, S, N), g=z(T, S, N),
+        K=z(T, S, N), J=jnp.zeros((S, T, N, T, N), jdtype), train=z(T + 1), train_cv1=z(T + 1),
+        train_raw=z(T + 1), test=z(T + 1),
+    )
+
+
+def _march_step(t, st, samples, Xi, p: ModelConfig, mode: str, L: int, signals: bool):
+    """Weight row ``t``, losses at ``t`` and (if ``signals``) the data-side kernels at ``t`` (indices < L)."""
+    zeta0, hstar, xi = samples
+    S = zeta0.shape[0]
+    N, dt, a = p.N, p.dt, p.a
+    Q0 = jnp.asarray(p.Q0_array())
+    m0 = jnp.asarray(p.m0_array())
+    psi_t, rw_t, b_t, m_t, cw_tt, cw_t0 = _weight_row(t, st["Psi"], st["Rw"], st["Rg"], st["mug"], st["Cg"], p)
+    st = dict(st)
+    st["Psi"] = st["Psi"].at[t].set(psi_t)
+    st["Rw"] = st["Rw"].at[t].set(rw_t)
+    st["bvec"] = st["bvec"].at[t].set(b_t)
+    st["m"] = st["m"].at[t].set(m_t)
+    st["Q"] = st["Q"].at[t].set(cw_tt)
+    st["Qt0"] = st["Qt0"].at[t].set(cw_t0)
+    rwL = rw_t[:L]
+    base = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :]
+    theta = base + dt * jnp.einsum("sij,sbj->bi", rwL, st["v"][:L])
+    h = theta + dt / a * jnp.einsum("sij,sbj->bi", rwL, st["g"][:L])
+    d_h = _delta(h, zeta0, hstar, xi, p)
+    d_th = _delta(theta, zeta0, hstar, xi, p)
+    test = closed_form_test_loss(cw_tt, cw_t0, Q0, m_t, m0, p.rho, p)
+    mom = _moments(d_h ** 2, d_th ** 2)
+    EC = test + p.sigma ** 2
+    st["test"] = st["test"].at[t].set(test)
+    st["train"] = st["train"].at[t].set(_cv_estimate(mom, S, EC, mode))
+    st["train_cv1"] = st["train_cv1"].at[t].set(_cv_estimate(mom, S, EC, "one"))
+    st["train_raw"] = st["train_raw"].at[t].set(_cv_estimate(mom, S, EC, "none"))
+    if not signals:
+        return st
+    A_on, B_on, c_on = online_coeffs(cw_tt, cw_t0, Q0, m_t, p)
+    A, B, pt = _jac_parts(h, zeta0, d_h, p)
+    Ath, Bth, pth = _jac_parts(theta, zeta0, d_th, p)
+    g_t = -p.kappa * d_h[:, None] * pt
+    # tangents: H[t,s] = delta_ts I + (dt/a) sum_r R_w[t,r] J[r,s];  J[t,s] = A_t H[t,s] + delta_s0 B_t
+    Jold = st["J"][:, :L, :, :L, :]
+    H = (dt / a) * jnp.einsum("rij,brjsk->bisk", rwL.astype(Jold.dtype), Jold).astype(jnp.float64)
+    onehot_t = (jnp.arange(L) == t).astype(jnp.float64)
+    onehot_0 = (jnp.arange(L) == 0).astype(jnp.float64)
+    H = H + onehot_t[None, None, :, None] * jnp.eye(N)[None, :, None, :]
+    Jrow = jnp.einsum("bim,bmsk->bisk", A, H) + onehot_0[None, None, :, None] * B[:, :, None, :]
+    st["J"] = jax.lax.dynamic_update_slice(st["J"], Jrow[:, None].astype(st["J"].dtype), (0, t, 0, 0, 0))
+    Kmem = (dt / a) * jnp.einsum("rij,rbj->bi", rwL, st["K"][:L])
+    K_t = jnp.einsum("bim,bm->bi", A, Kmem) + p.kappa * dtarget(hstar, p)[:, None] * pt
+    K_th = p.kappa * dtarget(hstar, p)[:, None] * pth
+    # estimators with control variates
+    row = jnp.transpose(jnp.mean(Jrow, 0), (1, 0, 2))  # (L, N, N): [s, i, k]
+    first = t == 0
+    C_diag = Ath + jnp.where(first, 1.0, 0.0) * Bth
+    EC_diag = A_on + jnp.where(first, 1.0, 0.0) * B_on
+    J_tt = jnp.take(Jrow, t, axis=2)
+    est_diag = _cv_estimate(_moments(J_tt, C_diag), S, EC_diag, mode)
+    est_0 = _cv_estimate(_moments(Jrow[:, :, 0, :], Bth), S, B_on, mode)
+    row = row.at[0].set(jnp.where(first, row[0], est_0))
+    row = jax.lax.dynamic_update_slice(row, est_diag[None], (t, 0, 0))
+    st["Rg"] = jax.lax.dynamic_update_slice(st["Rg"], row[None], (t, 0, 0, 0))
+    st["mug"] = st["mug"].at[t].set(_cv_estimate(_moments(K_t, K_th), S, c_on, mode))
+    st["K"] = st["K"].at[t].set(K_t)
+    st["g"] = st["g"].at[t].set(g_t)
+    cg_row = jnp.einsum("bi,sbk->sik", g_t, st["g"][:L]) / S
+    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], cg_row[None], (t, 0, 0, 0))
+    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], jnp.transpose(cg_row, (0, 2, 1))[:, None], (0, t, 0, 0))
+    st["v"] = st["v"].at[t].set(Xi.T @ g_t / jnp.sqrt(a))
+    return st
+
+
+def _march_block(st, t0, t1, samples, Xi, p, mode, L):
+    body = lambda t, s: _march_step(t, s, samples, Xi, p, mode, L, True)
+    return jax.lax.fori_loop(t0, t1, body, st)
+
+
+_march_block_jit = jax.jit(_march_block, static_argnames=("mode", "L"), donate_argnums=(0,))
+_march_last_jit = jax.jit(lambda st, samples, Xi, p, mode: _march_step(p.T, st, samples, Xi, p, mode, p.T, False),
+                          static_argnames=("mode",), donate_argnums=(0,))
+
+
+def _full_xi(sc: SolverConfig):
+    return jnp.concatenate([_xi_block(sc, i, lo, hi) for i, (lo, hi) in enumerate(_chunks(sc.S, sc.chunk))], 1)
+
+
+def _solve_march(cfg: ModelConfig, p: Params, sc: SolverConfig, blocks: int | None = None):
+    if blocks is None:
+        blocks = 1 if p.T <= 24 else 4
+    samples = _samples(cfg, sc)
+    Xi = _full_xi(sc)
+    st = _march_init(p, sc.S, jnp.dtype(sc.jac_dtype))
+    edges = sorted({int(math.ceil(p.T * k / blocks)) for k in range(blocks + 1)})
+    for t0, t1 in zip(edges[:-1], edges[1:]):
+        st = _march_block_jit(st, t0, t1, samples, Xi, p, mode=sc.cv, L=t1)
+    st = _march_last_jit(st, samples, Xi, p, mode=sc.cv)
+    st.pop("J")
+    return st, ()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# solver B: damped fixed-point iteration, chunked over samples
+
+
+def _weight_side(Rg, mug, Cg, p: ModelConfig):
+    """All rows of the closed weight side for given data-side kernels."""
+    T, N = p.T, p.N
+    z = lambda *shape: jnp.zeros(shape, jnp.float64)
+    init = (z(T + 1, N, N), z(T + 1, T, N, N), z(T + 1, N), z(T + 1, N), z(T + 1, N, N), z(T + 1, N, N))
+
+    def body(t, carry):
+        Psi, Rw, bv, m, Q, Qt0 = carry
+        psi_t, rw_t, b_t, m_t, q_t, q0_t = _weight_row(t, Psi, Rw, Rg, mug, Cg, p)
+        return (Psi.at[t].set(psi_t), Rw.at[t].set(rw_t), bv.at[t].set(b_t), m.at[t].set(m_t),
+                Q.at[t].set(q_t), Qt0.at[t].set(q0_t))
+
+    return jax.lax.fori_loop(0, T + 1, body, init)
+
+
+def _process(theta, zeta0, hstar, xi, Rw, p: ModelConfig):
+    """One training point: ``g^t`` (T, N) and ``Delta^t`` (T+1,) from its fields ``theta`` (T+1, N)."""
+    T = p.T
+
+    def step(ghist, t):
+        h = theta[t] + p.dt / p.a * jnp.einsum("sij,sj->i", Rw[t], ghist)
+        d = _delta(h, theta[0], hstar, xi, p)
+        g = -p.kappa * d * dphi(h, p.eps)
+        ghist = jnp.where((jnp.arange(T) == t)[:, None], g[None, :], ghist)
+        return ghist, d
+
+    ghist, deltas = jax.lax.scan(step, jnp.zeros((T, p.N), theta.dtype), jnp.arange(T + 1))
+    return ghist, deltas
+
+
+def _chunk_stats(gprev, xi_cols, zeta0, hstar, xi, Psi, Rw, bv, Q, Qt0, m, p: ModelConfig):
+    """Sample sums of one chunk for all estimators (the chunk's Jacobians are reduced here)."""
+    T, N, dt = p.T, p.N, p.dt
+    v = jnp.einsum("cb,tci->bti", xi_cols, gprev) / jnp.sqrt(p.a)  # (c, T, N)
+    theta = (jnp.einsum("tij,bj->bti", Psi, zeta0) + hstar[:, None, None] * bv[None]
+             + dt * jnp.einsum("tsij,bsj->bti", Rw, v))
+
+    def one(th, z0, hs, x):
+        g, d = _process(th, z0, hs, x, Rw, p)
+        J = jax.jacfwd(lambda u: _process(u, z0, hs, x, Rw, p)[0])(th)  # (T, N, T+1, N)
+        K = jax.jvp(lambda u: _process(th, z0, u, x, Rw, p)[0], (hs,), (jnp.ones_like(hs),))[1]
+        return g, d, J[:, :, :T, :], K
+
+    g, d_h, J, K = jax.vmap(one)(theta, zeta0, hstar, xi)
+    d_th = _delta(theta, zeta0[:, None, :], hstar[:, None], xi[:, None], p)  # (c, T+1)
+    Ath, Bth, pth = _jac_parts(theta[:, :T], zeta0[:, None, :], d_th[:, :T], p)
+    idx = jnp.arange(T)
+    J_tt = J[:, idx, :, idx, :].transpose(1, 0, 2, 3)  # (c, T, N, N)
+    first = (idx == 0)[None, :, None, None]
+    C_diag = Ath + jnp.where(first, Bth, 0.0)
+    K_th = p.kappa * dtarget(hstar, p)[:, None, None] * pth
+    return dict(
+        J=jnp.sum(J, 0).transpose(0, 2, 1, 3),  # (T, T, N, N): [t, s, i, k]
+        diag=_moments(J_tt, C_diag), col0=_moments(J[:, :, :, 0, :], Bth), K=_moments(K, K_th),
+        train=_moments(d_h ** 2, d_th ** 2), Cg=jnp.einsum("bti,bsk->tsik", g, g),
+        g=jnp.transpose(g, (1, 0, 2)),
+    )
+
+
+_chunk_stats_jit = jax.jit(_chunk_stats)
+_weight_side_jit = jax.jit(_weight_side)
+
+
+def _combine(stats, S, Q, Qt0, m, p: ModelConfig, mode: str):
+    """Estimates ``R_g, mu_g, C_g`` and the losses from the pooled chunk sums."""
+    T = p.T
+    tot = jax.tree_util.tree_map(lambda *xs: sum(xs), *[{k: v for k, v in s.items() if k != "g"} for s in stats])
+    Q0 = jnp.asarray(p.Q0_array())
+    m0 = jnp.asarray(p.m0_array())
+    A_on, B_on, c_on = jax.vmap(lambda q, q0, mm: online_coeffs(q, q0, Q0, mm, p))(Q[:T], Qt0[:T], m[:T])
+    first = (jnp.arange(T) == 0)[:, None, None]
+    Rg = tot["J"] / S
+    diag = _cv_estimate(tot["diag"], S, A_on + jnp.where(first, B_on, 0.0), mode)
+    col0 = _cv_estimate(tot["col0"], S, B_on, mode)
+    Rg = Rg.at[1:, 0].set(col0[1:])
+    idx = jnp.arange(T)
+    Rg = Rg.at[idx, idx].set(diag)
+    mug = _cv_estimate(tot["K"], S, c_on, mode)
+    Cg = tot["Cg"] / S
+    test = jax.vmap(lambda q, q0, mm: closed_form_test_loss(q, q0, Q0, mm, m0, p.rho, p))(Q, Qt0, m)
+    EC = test + p.sigma ** 2
+    losses = dict(test=test, train=_cv_estimate(tot["train"], S, EC, mode),
+                  train_cv1=_cv_estimate(tot["train"], S, EC, "one"),
+                  train_raw=_cv_estimate(tot["train"], S, EC, "none"))
+    return Rg, mug, Cg, losses
+
+
+_combine_jit = jax.jit(_combine, static_argnames=("S", "mode"))
+
+
+def _rel(new, old):
+    return float(jnp.max(jnp.abs(new - old)) / jnp.maximum(jnp.max(jnp.abs(new)), 1e-300))
+
+
+def _solve_picard(cfg: ModelConfig, p: Params, sc: SolverConfig):
+    from dmft._online import online_arrays
+
+    T, N, S = p.T, p.N, sc.S
+    zeta0, hstar, xi = _samples(cfg, sc)
+    on = online_arrays(cfg)
+    idx = np.arange(T)
+    Rg = np.zeros((T, T, N, N))
+    Rg[idx, idx] = on["A"][:T]
+    Rg[:, 0] += on["B"][:T]
+    Rg, mug, Cg = jnp.asarray(Rg), jnp.asarray(on["c"][:T]), jnp.zeros((T, T, N, N))
+    g = jnp.zeros((T, S, N))
+    chunks = _chunks(S, sc.chunk)
+    residuals = []
+    d = sc.damping
+    for _ in range(sc.max_iter):
+        Psi, Rw, bv, m, Q, Qt0 = _weight_side_jit(Rg, mug, Cg, p)
+        stats = [_chunk_stats_jit(g, _xi_block(sc, i, lo, hi), zeta0[lo:hi], hstar[lo:hi], xi[lo:hi],
+                                  Psi, Rw, bv, Q, Qt0, m, p) for i, (lo, hi) in enumerate(chunks)]
+        Rg_new, mug_new, Cg_new, losses = _combine_jit(stats, S, Q, Qt0, m, p, mode=sc.cv)
+        g_new = jnp.concatenate([s["g"] for s in stats], axis=1)
+        res = max(_rel(Rg_new, Rg), _rel(mug_new, mug), _rel(Cg_new, Cg))
+        residuals.append(res)
+        Rg, mug, Cg = ((1 - d) * x + d * y for x, y in ((Rg, Rg_new), (mug, mug_new), (Cg, Cg_new)))
+        g = (1 - d) * g + d * g_new
+        if res < sc.tol:
+            break
+    else:
+        raise DMFTConvergenceError(f"damped fixed-point iteration did not reach tol={sc.tol:g} in "
+                                   f"{sc.max_iter} sweeps (damping={d:g})", residuals)
+    st = dict(Psi=Psi, Rw=Rw, bvec=bv, m=m, Q=Q, Qt0=Qt0, Rg=Rg, mug=mug, Cg=Cg, **losses)
+    return st, tuple(residuals)
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+def solve_dmft(p: ModelConfig, sc: SolverConfig = SolverConfig()) -> DMFTResult:
+    """Finite-``a`` DMFT in float64; ``sc.method`` picks solver A (``"march"``) or B (``"picard"``).
+
+    Returns train (control-variate estimator ``sc.cv``), test (closed form), ``m``, ``Q``, ``Qt0`` on the time
+    axis ``t = step * dt`` (``step`` = GD step of the simulator with the same ``dt``).  ``extras`` holds
+    ``train_cv1``, ``train_raw`` and the kernels ``R_g, mu_g, C_g, R_w``.  Solver B raises
+    :class:`DMFTConvergenceError` (with the residual history) if it does not converge.
+    """
+    p.validate()
+    sc.validate()
+    rows = sc.S if sc.method == "march" else min(sc.S, sc.chunk)
+    jac_gb = rows * p.T ** 2 * p.N ** 2 * np.dtype(sc.jac_dtype).itemsize / 1e9
+    if jac_gb > 8:
+        warnings.warn(f"the per-sample Jacobians need ~{jac_gb:.1f} GB; use method='picard' with a smaller chunk "
+                      "or jac_dtype='float32'", stacklevel=2)
+    cfg = p
+    with jax.enable_x64(True):
+        p = to_params(cfg)
+        st, residuals = (_solve_march if sc.method == "march" else _solve_picard)(cfg, p, sc)
+        st = {k: np.asarray(v) for k, v in st.items() if k not in ("v", "g", "K")}
+    steps = np.arange(p.T + 1)
+    extras = {k: st[k] for k in ("train_cv1", "train_raw", "Rg", "mug", "Cg", "Rw", "Psi", "bvec")}
+    return DMFTResult(time=steps * cfg.dt, step=steps, train=st["train"], test=st["test"], m=st["m"], Q=st["Q"],
+                      Qt0=st["Qt0"], residuals=residuals, extras=extras, config=(cfg, sc))

@@ -1,0 +1,160 @@
+"""Appendix studies: task constructors, the generic simulator, every study at size tiny, and reproduce."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import grokjax as gj
+from experiments import ClaimCheck
+from experiments import fig_appendix as fa
+from experiments import reproduce as rp
+from grokjax._general import (GeneralScalars, GeneralSpec, aligned_interpolation_init, eigenvector_labels,
+                              general_forward, make_general_data, run_general)
+
+
+def test_eigenvector_labels_are_eigenvectors_of_centred_initial_ntk():
+    D, N, P, alpha, eps = 7, 3, 10, 1.3, 0.4
+    X_all, labels, lam, K, params0 = fa.eigen_task(jax.random.PRNGKey(3), D, N, P, alpha, eps, (1, 4, 20))
+    # independent NTK: Jacobian of the committee machine w.r.t. W, then minus the scalar mean
+    J = jax.jacrev(lambda W: gj.committee({"W": W}, X_all, alpha, eps))(params0["W"]).reshape(2 * P, -1)
+    K_ref = J @ J.T
+    K_ref = K_ref - jnp.mean(K_ref)
+    np.testing.assert_allclose(K, K_ref, rtol=1e-4, atol=1e-6)
+    assert np.all(np.diff(np.asarray(lam)) <= 1e-6)  # descending
+    for v, k in zip(labels, (1, 4, 20)):
+        assert float(jnp.linalg.norm(v)) == pytest.approx(1.0, rel=1e-5)
+        np.testing.assert_allclose(K_ref @ v, lam[k - 1] * v, atol=1e-4 * float(jnp.max(jnp.abs(lam))))
+
+
+def test_interpolation_init_rows_and_zero_loss_at_the_aligned_end():
+    cfg = gj.PolyConfig(D=9, N=2, P=20, P_test=30, alpha=1.5, eps=0.3)
+    data, params = fa.interpolation_inits(cfg, 0, (0.0, 0.3, 1.0))
+    W = np.asarray(params["W"])
+    w_star = np.asarray(data.beta) / np.sqrt(cfg.alpha * cfg.eps)
+    np.testing.assert_allclose(W[2, 0], w_star, rtol=1e-6)
+    np.testing.assert_allclose(W[2, 1], -w_star, rtol=1e-6)
+    np.testing.assert_allclose(W[1], 0.3 * W[2] + 0.7 * W[0], rtol=1e-5, atol=1e-6)
+    k_init = jax.random.split(jax.random.PRNGKey(0))[1]
+    np.testing.assert_array_equal(W[0], np.asarray(gj.init_params(k_init, 2, 9)["W"]))
+    # the aligned end is a zero-loss solution of the uncentred model
+    stats = gj.sufficient_stats({"W": params["W"][2]})
+    loss = gj.population_test_loss(stats, data.beta, data.c0, data.c2, cfg.alpha, cfg.eps)
+    assert float(loss) < 1e-8
+    W_mid = aligned_interpolation_init(params["W"][0], data.beta, cfg.alpha, cfg.eps, 0.5)
+    np.testing.assert_allclose(W_mid, 0.5 * (W[0] + W[2]), rtol=1e-5, atol=1e-6)
+
+
+def test_general_simulator_matches_core_gd():
+    cfg = gj.PolyConfig(D=6, N=5, P=15, P_test=20, steps=50, n_log=6, eps=0.5, alpha=1.2, eta0=0.3,
+                        lazy=False, kernel_regression=False, n_align=0, engine="weights")
+    core = gj.run_single(cfg)
+    k_data, k_init = jax.random.split(jax.random.PRNGKey(0))
+    d = gj.make_data(k_data, cfg.D, cfg.P, cfg.P_test)
+    p0 = gj.init_params(k_init, cfg.N, cfg.D)
+    spec = GeneralSpec(steps=cfg.steps, n_log=cfg.n_log, centered=True)
+    out = run_general(spec, GeneralScalars.make(cfg.alpha, cfg.eps, cfg.eta0),
+                      make_general_data(d.X, d.y, d.X_test, d.y_test), p0, in_axes=(None, None, None))
+    np.testing.assert_allclose(out["train_loss"], core["train_loss"], rtol=2e-4)
+    np.testing.assert_allclose(out["test_loss"], core["test_loss"], rtol=2e-4)
+
+
+def test_general_simulator_mask_equals_smaller_training_set_and_weight_decay_shrinks():
+    key = jax.random.PRNGKey(1)
+    X = jax.random.normal(key, (12, 4)) / 2.0
+    y = X[:, 0] ** 2
+    p0 = {"W": jax.random.normal(jax.random.PRNGKey(2), (3, 4))}
+    spec = GeneralSpec(steps=20, n_log=4, centered=True)
+    s = GeneralScalars.make(1.0, 0.5, 0.2)
+    full = run_general(spec, s, make_general_data(X[:8], y[:8], X[8:], y[8:]), p0, in_axes=(None, None, None))
+    Xp = jnp.concatenate([X[:8], X[:4]])
+    yp = jnp.concatenate([y[:8], 100 + y[:4]])  # padded points with garbage labels and zero weight
+    mask = jnp.concatenate([jnp.ones(8), jnp.zeros(4)])
+    padded = run_general(spec, s, make_general_data(Xp, yp, X[8:], y[8:], train_mask=mask), p0,
+                         in_axes=(None, None, None))
+    np.testing.assert_allclose(padded["train_loss"], full["train_loss"], rtol=1e-5)
+    # decoupled weight decay: at a zero-gradient point (centred, zero labels) one step is W <- (1 - eta0 wd) W
+    zero = make_general_data(X[:8], 0 * y[:8], X[8:], 0 * y[8:])
+    spec1 = GeneralSpec(steps=1, n_log=1, centered=True, log_params=True)
+    out = run_general(spec1, GeneralScalars.make(1.0, 0.5, 0.5, wd=0.1), zero, p0, in_axes=(None, None, None))
+    np.testing.assert_allclose(out["params"]["W"][-1], 0.95 * p0["W"], rtol=1e-6)
+    np.testing.assert_allclose(out["params"]["W"][0], p0["W"])
+
+
+def test_classify_regimes_on_synthetic_curves():
+    steps = np.arange(10)
+    train = np.array([1, .8, .4, .2, .1, .05, .01, .01, .01, .01])
+    assert fa.classify(steps, train, np.array([1, .8, .5, .3, .2, .1, .1, .1, .1, .1])) == "immediate"
+    assert fa.classify(steps, train, np.array([1, 1, 1.1, 1.1, 1, .8, .3, .1, .1, .1])) == "grokking"
+    assert fa.classify(steps, train, np.array([1, 1, 1.1, 1.2, 1.3, 1.3, 1.2, 1, .9, .9])) == "never"
+
+
+def test_hermite_and_multi_index_targets():
+    z = np.random.default_rng(0).standard_normal(400_000)
+    for k in (2, 3, 4):
+        assert np.mean(fa.hermite(k, z) ** 2) == pytest.approx(1.0, abs=0.05)
+        assert abs(np.mean(fa.hermite(k, z) * z)) < 0.02
+    d = fa.multi_index_data(jax.random.PRNGKey(0), 5, 7, 3, 2)
+    Z = jax.random.normal(jax.random.PRNGKey(0), (13, 5))
+    betas = Z[10:12]
+    np.testing.assert_allclose(d.y, 0.5 * ((Z[:7] / np.sqrt(5)) @ betas.T) ** 2 @ np.ones(2), rtol=1e-5)
+
+
+FAST = ["app8.4", "app8.4.2", "app12", "app14", "app17", "app18"]
+SLOW = ["app8.4.1", "app11", "app15a", "app16"]
+
+
+@pytest.mark.parametrize("name", FAST + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW])
+def test_study_runs_at_tiny_size_and_writes_files(name, tmp_path):
+    check = fa.make_figure(name, "tiny", tmp_path, quiet=True)
+    assert isinstance(check, ClaimCheck) and check.figure == name and check.numbers
+    for ext in ("png", "pdf"):
+        assert (tmp_path / f"{name}.{ext}").stat().st_size > 1000
+    ds = gj.load_dataset(tmp_path / "data" / f"{name}.nc")
+    assert len(ds.data_vars) >= 2
+
+
+def test_figure_names_are_registered():
+    assert set(fa.FIGURES) == set(fa._MAKERS)
+    with pytest.raises(KeyError):
+        fa.make_figure("app99", "tiny", "/nonexistent")
+
+
+def test_reproduce_writes_claims_and_survives_failures(tmp_path, monkeypatch, capsys):
+    def good(name, size, out_dir, quiet=False):
+        return ClaimCheck(name, "a claim | with a pipe", True, {"x": 1.5})
+
+    def bad(name, size, out_dir, quiet=False):
+        raise RuntimeError("boom")
+
+    broken = rp.Row("(fig_broken)", "module import", "ImportError: nope", "ERROR", 0.0)
+    monkeypatch.setattr(rp, "discover", lambda: ({"good": good, "bad": bad, "also_good": good}, [broken]))
+    assert rp.reproduce("tiny", tmp_path, quiet=True) == 0
+    text = (tmp_path / "CLAIMS.md").read_text()
+    assert "2 hold, 0 do not hold, 2 errors" in text
+    assert "RuntimeError: boom" in text and "(fig_broken)" in text and "also_good" in text
+    assert "a claim \\| with a pipe" in text
+    rp.reproduce("tiny", tmp_path, only=["good", "missing"], quiet=True)
+    text = (tmp_path / "CLAIMS.md").read_text()
+    assert "missing" in text and "unknown figure" in text and "| bad |" not in text
+
+
+def test_discover_reports_a_module_that_fails_to_import(monkeypatch):
+    import importlib
+    import pkgutil
+    from types import SimpleNamespace
+
+    real_iter, real_import = pkgutil.iter_modules, importlib.import_module
+
+    def fake_iter(path):
+        return list(real_iter(path)) + [SimpleNamespace(name="fig_zzz_broken")]
+
+    def fake_import(name, *args):
+        if name.endswith("fig_zzz_broken"):
+            raise ImportError("simulated")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(rp.pkgutil, "iter_modules", fake_iter)
+    monkeypatch.setattr(rp.importlib, "import_module", fake_import)
+    makers, errors = rp.discover()
+    assert "app12" in makers
+    assert any("fig_zzz_broken" in e.figure and "simulated" in e.measured for e in errors)
