@@ -38,6 +38,7 @@ FIGURES = {
 
 ABSENT_RATIO = 1.5
 PRESENT_RATIO = 2.0
+LONGER_FACTOR = 5.0  # "longer": the delay at the largest alpha is at least this many times the smallest alpha's
 
 
 # ------------------------------------------------------------------------------------------------ configs
@@ -125,14 +126,23 @@ def _sweep_times(ds: xr.Dataset, train_var: str, test_var: str, train_level: flo
     return out
 
 
-def _sweep_verdict(ratios: list[float]) -> tuple[bool, str]:
-    """Smallest α: ratio ≤ ABSENT_RATIO; largest α: ratio ≥ PRESENT_RATIO and larger than the smallest α's."""
+def _sweep_verdict(ratios: list[float], t_train: list[float] | None = None,
+                   t_test: list[float] | None = None) -> tuple[bool, str]:
+    """Issue 5's criterion: grokking absent at the smallest α (ratio ≤ ABSENT_RATIO) and, at the largest α,
+    present (ratio ≥ PRESENT_RATIO) or longer (train→test delay at least LONGER_FACTOR times the smallest α's,
+    with a larger ratio)."""
     r = np.asarray(ratios, dtype=float)
     if not np.all(np.isfinite(r[[0, -1]])):
         return False, "train accuracy never reached its threshold at the smallest or largest alpha"
-    holds = bool(r[0] <= ABSENT_RATIO and r[-1] >= PRESENT_RATIO and r[-1] > r[0])
+    longer = False
+    if t_train is not None and t_test is not None:
+        d0 = max(t_test[0] - t_train[0], 1.0)
+        d1 = t_test[-1] - t_train[-1] if np.isfinite(t_test[-1]) else np.inf
+        longer = bool(d1 >= LONGER_FACTOR * d0 and r[-1] > r[0])
+    holds = bool(r[0] <= ABSENT_RATIO and ((r[-1] >= PRESENT_RATIO and r[-1] > r[0]) or longer))
     return holds, (f"delay ratio t_test/t_train (test never reached: lower bound steps/t_train); absent if <= "
-                   f"{ABSENT_RATIO}, present if >= {PRESENT_RATIO}; smallest alpha {r[0]:.3g}, largest {r[-1]:.3g}")
+                   f"{ABSENT_RATIO}; at the largest alpha present if >= {PRESENT_RATIO} or longer if the delay is "
+                   f">= {LONGER_FACTOR}x the smallest alpha's; smallest alpha {r[0]:.3g}, largest {r[-1]:.3g}")
 
 
 # ------------------------------------------------------------------------------------------------ plotting
@@ -225,7 +235,7 @@ def _alpha_sweep_figure(name, runs, key, train_var, test_var, level_train, level
     if loss_vars:
         _curve_panel(axes[1], ds, loss_vars[0], loss_vars[1], "alpha", r"$\alpha$={:g}", "loss", logy=True)
     t = _sweep_times(ds, train_var, test_var, level_train, level_test)
-    holds, details = _sweep_verdict(t["ratio"])
+    holds, details = _sweep_verdict(t["ratio"], t["t_train"], t["t_test"])
     numbers = {"alpha": [float(a) for a in ds["alpha"].values], "t_train": t["t_train"], "t_test": t["t_test"],
                "delay": [b - a for a, b in zip(t["t_train"], t["t_test"])], "delay_ratio": t["ratio"],
                "ratio_largest_over_smallest_alpha": float(t["ratio"][-1] / t["ratio"][0])}
@@ -245,8 +255,8 @@ def _fig5a(runs, size):
     ax2.set_title(r"(b) init scale $\sigma$ at $\alpha$=1 (Omnigrok)", fontsize=9)
     ta = _sweep_times(da, "train_acc", "test_acc", 0.99, 0.8, init_scale=sigma)
     ts = _sweep_times(both, "train_acc", "test_acc", 0.99, 0.8, dim="init_scale", alpha=1.0)
-    holds_a, det_a = _sweep_verdict(ta["ratio"])
-    holds_s, _ = _sweep_verdict(ts["ratio"])
+    holds_a, det_a = _sweep_verdict(ta["ratio"], ta["t_train"], ta["t_test"])
+    holds_s, _ = _sweep_verdict(ts["ratio"], ts["t_train"], ts["t_test"])
     numbers = {"alpha": [float(a) for a in da["alpha"].values], "alpha_t_train99": ta["t_train"],
                "alpha_t_test80": ta["t_test"], "alpha_delay_ratio": ta["ratio"],
                "init_scale": [float(s) for s in both["init_scale"].values], "init_t_train99": ts["t_train"],

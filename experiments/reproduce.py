@@ -3,15 +3,17 @@
 Each figure module ``experiments/fig_*.py`` is imported on its own; a module that fails to import, a figure that
 raises, or an unknown name in ``only`` becomes an ERROR row and the run goes on. The table (figure, claim,
 measured numbers, verdict, wall time) is printed and written atomically to ``<out_dir>/CLAIMS.md`` after every
-figure, so an interrupted run still leaves the rows it finished.
+figure, so an interrupted run still leaves the rows it finished. Rows are also kept in ``CLAIMS.json``: re-running
+a subset (``--only``) at the same size replaces those rows and keeps the others.
 """
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -79,6 +81,21 @@ def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequen
     makers, rows = discover()
     names = list(only) if only else list(makers)
     path = out_dir / "CLAIMS.md"
+    store = out_dir / "CLAIMS.json"
+    kept: list[Row] = []
+    if only and store.exists():  # re-running a subset keeps the other figures' rows of the same size
+        saved = json.loads(store.read_text())
+        if saved.get("size") == size:
+            kept = [Row(**r) for r in saved["rows"] if r["figure"] not in names]
+
+    def write(current: list[Row]) -> str:
+        order = {n: i for i, n in enumerate(makers)}
+        merged = sorted(kept + current, key=lambda r: order.get(r.figure, len(order)))
+        atomic_write_bytes(store, json.dumps({"size": size, "rows": [asdict(r) for r in merged]}).encode())
+        text = render(merged, size)
+        atomic_write_bytes(path, text.encode())
+        return text
+
     for name in names:
         if name not in makers:
             rows.append(Row(name, "unknown figure", f"no figure module provides {name!r}", "ERROR", 0.0))
@@ -99,9 +116,8 @@ def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequen
             if not quiet:
                 print(f"[reproduce] {name} FAILED: {type(exc).__name__}: {exc}", flush=True)
         rows.append(row)
-        atomic_write_bytes(path, render(rows, size).encode())
-    text = render(rows, size)
-    atomic_write_bytes(path, text.encode())
+        write(rows)
+    text = write(rows)
     print(text)
     print(f"[reproduce] wrote {path}")
     return 0
