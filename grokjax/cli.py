@@ -67,7 +67,8 @@ def _cmd_run(argv: list[str]) -> int:
         return _fail(str(exc))
     if jax.process_index() != 0:  # multi-host: every process holds the full dataset; process 0 writes it
         return 0
-    path = save_dataset(ds, args.out, config=config, task=name)
+    resolved = config.resolved() if hasattr(config, "resolved") else config  # presets filled in
+    path = save_dataset(ds, args.out, config=resolved, task=name)
     summary = ds.attrs.get("summary")
     if summary:
         print(summary)
