@@ -29,7 +29,7 @@ SETS = {
 # (T, D, simulation seeds, S, DMFT seeds, jac dtype)
 SIZE_PARAMS = {
     "tiny": (16, 200, 4, 500, 2, "float64"),
-    "small": (40, 1000, 8, 2000, 2, "float64"),
+    "small": (40, 1000, 8, 4000, 2, "float64"),
     "paper": (120, 2000, 16, 4000, 4, "float32"),
 }
 
