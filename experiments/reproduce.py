@@ -90,7 +90,9 @@ def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequen
 
     def write(current: list[Row]) -> str:
         order = {n: i for i, n in enumerate(makers)}
-        merged = sorted(kept + current, key=lambda r: order.get(r.figure, len(order)))
+        fresh = {r.figure for r in current}
+        merged = sorted([r for r in kept if r.figure not in fresh] + current,
+                        key=lambda r: order.get(r.figure, len(order)))
         atomic_write_bytes(store, json.dumps({"size": size, "rows": [asdict(r) for r in merged]}).encode())
         text = render(merged, size)
         atomic_write_bytes(path, text.encode())
