@@ -38,3 +38,22 @@ def test_bad_input_exits_2(argv, field, capsys, monkeypatch):
     assert dmft_compare.main(argv) == 2
     err = capsys.readouterr().err
     assert f"'{field}'" in err
+
+
+@pytest.mark.slow
+def test_per_seed_spread_shrinks_like_inverse_sqrt_D():
+    """Simulation fluctuations are O(D^-1/2): std over seeds times sqrt(D) is D-independent (set A, t = 6)."""
+    import dataclasses
+
+    import numpy as np
+
+    from experiments._dmft_sim import simulate
+    from experiments.fig_dmft import SETS
+
+    p = dataclasses.replace(SETS["A"], T=24)
+    scaled = []
+    for D in (250, 500, 1000):
+        out = simulate(p, D, list(range(24)), seed_batch=8)
+        scaled.append(out["test"][:, 24].std(ddof=1) * np.sqrt(D))
+    scaled = np.asarray(scaled)
+    assert np.all(np.abs(scaled / scaled.mean() - 1) < 0.35), scaled
