@@ -50,6 +50,21 @@ def train_scan(step: Callable[[Any], Any], metrics: Callable[[Any], Any], state:
 
 
 # ----------------------------------------------------------------------------------------------- linearisation
+def run_alpha_seed_grid(one: Callable[[jax.Array, jax.Array], Any], alphas, seeds) -> tuple[Any, float]:
+    """Run ``one(alpha, key)`` for every (alpha, seed) pair as one compiled program (vmap over both axes).
+
+    Returns the metrics as numpy arrays with leading axes (alpha, seed) and the wall time in seconds
+    (compilation included).
+    """
+    import time
+
+    keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+    fn = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(jnp.asarray(alphas, dtype=jnp.float32), keys))
+    return jax.tree_util.tree_map(np.asarray, out), time.perf_counter() - start
+
+
 def tree_sub(a: Any, b: Any) -> Any:
     return jax.tree_util.tree_map(lambda x, y: x - y, a, b)
 

@@ -18,7 +18,6 @@ Result dims: ``(alpha, seed, step)``.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import jax
 import jax.numpy as jnp
@@ -118,12 +117,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
         _, ms = C.train_scan(step, metrics, params0, log_steps)
         return ms
 
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in cfg.seed])
-    alphas = jnp.asarray(cfg.alpha, dtype=jnp.float32)
-    fn = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
-    t0 = time.perf_counter()
-    ms = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(fn(alphas, keys)))
-    wall = time.perf_counter() - t0
+    ms, wall = C.run_alpha_seed_grid(one, cfg.alpha, cfg.seed)
     dims = ("alpha", "seed", "step")
     ds = xr.Dataset({name: (dims, val) for name, val in ms.items()},
                     coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps})

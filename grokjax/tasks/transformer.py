@@ -25,7 +25,6 @@ Presets (``--preset``; explicit flags override):
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Optional
 
 import equinox as eqx
@@ -201,11 +200,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
         _, ms = C.train_scan(step, metrics, state, log_steps)
         return ms
 
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in cfg.seed])
-    fn = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
-    t0 = time.perf_counter()
-    ms = jax.block_until_ready(fn(jnp.asarray(cfg.alpha, dtype=jnp.float32), keys))
-    wall = time.perf_counter() - t0
+    ms, wall = C.run_alpha_seed_grid(one, cfg.alpha, cfg.seed)
     dims = ("alpha", "seed", "step")
     ds = xr.Dataset({k: (dims, np.asarray(v)) for k, v in ms.items()},
                     coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps})
