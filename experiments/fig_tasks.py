@@ -34,6 +34,8 @@ FIGURES = {
     "app8.3.1": "student-teacher tanh MLPs: accuracy (per-point MSE < 1e-3) alpha sweep (omnigrok preset)",
     "app15b": "student-teacher: the student tracks its exact linearisation, then leaves it (app15b preset)",
     "app15c": "transformer vs its exact linearisation, AdamW with weight decay (app15c preset)",
+    "app17.1": "modular addition (the Fig 2 run): grokking in accuracy read off the loss curves of the same run",
+    "app17.2": "student-teacher: accuracy at several thresholds tau vs the (unremarkable) loss curves (App 17.2-17.3)",
 }
 
 ABSENT_RATIO = 1.5
@@ -52,6 +54,12 @@ def _configs(name: str, size: str) -> tuple[dict[str, Any], str]:
                "paper": modular.Config(alpha=(1.0,), steps=50_000, log_points=400)}[size]
         return {"modular": cfg}, ("small = paper setting (p=23, N=100, 90% train, GD lr 100, alpha=1, 50k steps) "
                                   "with fewer logged points")
+    if name == "app17.1":
+        cfg = {"tiny": modular.Config(p=11, hidden=50, alpha=(0.5,), steps=1500, log_points=30),
+               "small": modular.Config(alpha=(1.0,), steps=50_000, log_points=400, seed=(0,)),
+               "paper": modular.Config(alpha=(1.0,), steps=50_000, log_points=1000)}[size]
+        return {"modular": cfg}, ("small = paper setting (the Fig 2 run: p=23, N=100, 90% train, GD lr 100, "
+                                  "alpha=1, 50k steps), 400 logged points")
     if name == "fig2c":
         cfg = {"tiny": modular.Config(p=11, hidden=50, alpha=(0.25, 0.5), steps=1500, log_points=30),
                "small": modular.Config(alpha=(0.25, 0.5, 0.75, 1.0), steps=30_000, log_points=120),
@@ -81,9 +89,10 @@ def _configs(name: str, size: str) -> tuple[dict[str, Any], str]:
         cfg = {"tiny": transformer.Config(preset="notebook", **dict(small, p=7, d_model=8, d_mlp=16, lr0=1e-2),
                                           alpha=(0.5, 1.0), steps=40, log_points=8),
                "small": transformer.Config(preset="notebook", **small, alpha=(0.25, 0.35, 0.5, 1.0), steps=4000,
-                                           log_points=100),
+                                           log_points=100, seed=(0, 1, 2)),
                "paper": transformer.Config(preset="notebook")}[size]
-        return {"transformer": cfg}, ("small: p=23, d_model 32, d_mlp 128, train_frac 0.6, lr 2e-3/alpha^2, 4k steps "
+        return {"transformer": cfg}, ("small: p=23, d_model 32, d_mlp 128, train_frac 0.6, lr 2e-3/alpha^2, 4k steps, "
+                                      "3 seeds (seed-mean curves) "
                                       "(paper/notebook: p=113, d_model 128, d_mlp 512, frac 0.4, lr 6e-6/alpha^2, "
                                       "200k steps)")
     if name == "app8.3.1":
@@ -93,6 +102,15 @@ def _configs(name: str, size: str) -> tuple[dict[str, Any], str]:
                }[size]
         return {"teacher": cfg}, ("small = paper setting (omnigrok preset, 10k steps) plus alpha=0.03 below the "
                                   "paper's smallest alpha 0.1")
+    if name == "app17.2":
+        taus = (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 0.1)
+        cfg = {"tiny": teacher.Config(preset="omnigrok", width=20, alpha=(1.0,), steps=200, log_points=20,
+                                      threshold=taus),
+               "small": teacher.Config(preset="omnigrok", alpha=(1.0,), steps=100_000, log_points=200, threshold=taus),
+               "paper": teacher.Config(preset="omnigrok", alpha=(1.0,), steps=100_000, log_points=400,
+                                       threshold=taus)}[size]
+        return {"teacher": cfg}, ("small = paper setting (omnigrok preset, student x2, alpha=1, 100k AdamW steps, "
+                                  "tau in {1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 0.1})")
     if name == "app15b":
         cfg = {"tiny": teacher.Config(preset="app15b", width=20, steps=200, log_points=20),
                "small": teacher.Config(preset="app15b", log_points=100),
@@ -223,6 +241,125 @@ def _fig2(runs, size):
     return fig, ClaimCheck("fig2", claim, holds, numbers, details)
 
 
+def _app17_1(runs, size):
+    """App 17.1: one run, two readings. Accuracy (left) is read off the same network as the loss (right)."""
+    plt = _plt()
+    ds = runs["modular"]
+    sub = ds.isel(alpha=0).mean("seed")
+    s = ds["step"].values
+    tr_loss, te_loss = sub["train_loss"].values, sub["test_loss"].values
+    tr_acc, te_acc = sub["train_acc"].values, sub["test_acc"].values
+    t_train90 = C.first_step_above(tr_acc, s, 0.9)
+    t_train_perfect = C.first_step_above(tr_acc, s, 1.0 - 1e-9)
+    t_test90 = C.first_step_above(te_acc, s, 0.9)
+
+    def at(step, values):
+        return float(np.interp(step, s, values)) if np.isfinite(step) else float("nan")
+
+    # loss level at which the train set is perfectly classified; when does the test loss get below it?
+    level = at(t_train_perfect, tr_loss)
+    t_test_below = C.first_step_below(te_loss, s, level) if np.isfinite(level) else float("nan")
+    early = s <= (t_train90 if np.isfinite(t_train90) else s[-1])
+    test_acc_rise_early = float(np.max(te_acc[early]) - te_acc[0])
+    test_loss_move_early = float(np.max(np.abs(te_loss[early] - te_loss[0])) / te_loss[0])
+    train_loss_move_early = float(np.max(np.abs(tr_loss[early] - tr_loss[0])) / tr_loss[0])
+    train_fall_after = float(tr_loss[-1] / level) if np.isfinite(level) else float("nan")
+    match = float(t_test_below / t_test90) if np.isfinite(t_test_below) and np.isfinite(t_test90) else float("nan")
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(s, tr_acc, "--", color="C0", label="train accuracy")
+    ax1.plot(s, te_acc, "-", color="C0", label="test accuracy")
+    ax1.set_ylabel("accuracy (argmax)")
+    ax1.set_title("(a) grokking in accuracy", fontsize=9)
+    ax2.plot(s, tr_loss, "--", color="C3", label="train MSE")
+    ax2.plot(s, te_loss, "-", color="C3", label="test MSE")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("MSE")
+    ax2.set_title("(b) the same run in loss", fontsize=9)
+    if np.isfinite(level):
+        ax2.axhline(level, color="grey", lw=0.8, ls=":", label="train MSE when train accuracy hits 100%")
+    for ax in (ax1, ax2):  # linear steps, as the paper's App 17 panels: the grok is late
+        ax.set_xlabel("step (full-batch GD)")
+        for t, ls in ((t_train_perfect, "--"), (t_test90, "-")):
+            if np.isfinite(t):
+                ax.axvline(t, color="grey", lw=0.6, ls=ls)
+        ax.legend(fontsize=7)
+    numbers = {"alpha": float(ds["alpha"].values[0]), "t_train90": t_train90, "t_train_acc_100": t_train_perfect,
+               "t_test90": t_test90, "train_loss_at_train_acc_100": level,
+               "t_test_loss_below_that_level": t_test_below, "t_below / t_test90": match,
+               "early test acc rise (t <= t_train90)": test_acc_rise_early,
+               "early relative test-loss move": test_loss_move_early,
+               "early relative train-loss move": train_loss_move_early,
+               "final train loss / train loss at train acc 100%": train_fall_after}
+    holds = bool(np.isfinite(t_test90) and t_test90 >= 1.3 * t_train90 and test_acc_rise_early <= 0.05
+                 and test_loss_move_early >= 0.01 and train_fall_after <= 0.1 and 2 / 3 <= match <= 1.5)
+    details = ("holds if (1) test accuracy reaches 90% at least 1.3x later than train accuracy; (2) while train "
+               "accuracy climbs to 90% the test accuracy does not rise (<= +0.05) but the test loss moves (>= 1%); "
+               "(3) the train loss keeps falling after perfect train accuracy (final <= 10% of its value then); "
+               "(4) the test loss gets below that value within a factor 1.5 of the step where test accuracy "
+               "reaches 90%")
+    claim = ("Grokking in loss and grokking in accuracy are the same event (App 17.1): test accuracy is flat early "
+             "while the test loss moves; train loss keeps falling after perfect train accuracy; test accuracy "
+             "rises when the test loss gets below the loss level of perfect train classification")
+    return fig, ClaimCheck("app17.1", claim, holds, numbers, details)
+
+
+def _app17_2(runs, size):
+    """App 17.2-17.3: one student-teacher run; accuracy at threshold tau grokks or not depending on tau, while the
+    loss curves of the same run show no grokking (no test-loss rise, train and test halve together)."""
+    plt = _plt()
+    ds = runs["teacher"]
+    sub = ds.isel(alpha=0).mean("seed")
+    s = ds["step"].values
+    steps = np.maximum(s, 1)
+    taus = [float(t) for t in ds["threshold"].values]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ratios, t_tr, t_te = [], [], []
+    for i, (tau, color) in enumerate(zip(taus, _colors(len(taus)))):
+        a = sub.isel(threshold=i)
+        ax1.plot(steps, a["train_acc"], "--", color=color)
+        ax1.plot(steps, a["test_acc"], "-", color=color, label=f"tau={tau:g}")
+        tt = C.first_step_above(a["train_acc"].values, s, 0.9)
+        te = C.first_step_above(a["test_acc"].values, s, 0.9)
+        t_tr.append(tt)
+        t_te.append(te)
+        ratios.append(float(te / max(tt, 1.0)) if np.isfinite(te) else
+                      (float(s[-1] / max(tt, 1.0)) if np.isfinite(tt) else float("nan")))
+    ax1.set_xscale("log")
+    ax1.set_xlabel("step (AdamW)")
+    ax1.set_ylabel("accuracy (per-point MSE < tau)")
+    ax1.set_title("(a) 'accuracy' depends on the threshold tau (App 17.2)", fontsize=9)
+    ax1.legend(fontsize=7, title="test solid, train dashed", title_fontsize=7)
+    tr, te = sub["train_loss"].values, sub["test_loss"].values
+    ax2.plot(steps, tr, "--", color="C3", label="train MSE")
+    ax2.plot(steps, te, "-", color="C3", label="test MSE")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("step (AdamW)")
+    ax2.set_ylabel("MSE")
+    ax2.set_title("(b) the same run's loss curves (App 17.3)", fontsize=9)
+    ax2.legend(fontsize=7)
+    t_half_tr = C.first_step_below(tr, s, tr[0] / 2)
+    t_half_te = C.first_step_below(te, s, te[0] / 2)
+    loss_ratio = float(t_half_te / max(t_half_tr, 1.0)) if np.isfinite(t_half_te) else float("inf")
+    bump = float(np.max(te) / te[0])
+    r = np.asarray(ratios)
+    finite = r[np.isfinite(r)]
+    acc_grok = bool(finite.size and finite.max() >= PRESENT_RATIO)
+    acc_calm = bool(finite.size and finite.min() <= ABSENT_RATIO)
+    loss_calm = bool(loss_ratio <= ABSENT_RATIO and bump <= 1.05)
+    holds = acc_grok and acc_calm and loss_calm
+    numbers = {"alpha": float(ds["alpha"].values[0]), "tau": taus, "t_train_acc90": t_tr, "t_test_acc90": t_te,
+               "acc_delay_ratio": ratios, "loss t_test_half/t_train_half": loss_ratio,
+               "test-loss overshoot (max/initial)": bump, "final train/test MSE": [float(tr[-1]), float(te[-1])]}
+    claim = ("Accuracy from a threshold on a regression task can be misleading: 'grokking in accuracy' appears for "
+             "some tau and not others, while the loss curves of the same run are unremarkable")
+    details = (f"accuracy ratio t_test90/t_train90 (never: lower bound steps/t_train); holds if some tau gives a "
+               f"ratio >= {PRESENT_RATIO} and another <= {ABSENT_RATIO}, while the loss shows no grokking: test loss "
+               f"never above 1.05x its initial value and halving within {ABSENT_RATIO}x of the train loss")
+    return fig, ClaimCheck("app17.2", claim, holds, numbers, details)
+
+
 def _alpha_sweep_figure(name, runs, key, train_var, test_var, level_train, level_test, ylabel, claim, title,
                         loss_vars=None):
     plt = _plt()
@@ -241,6 +378,53 @@ def _alpha_sweep_figure(name, runs, key, train_var, test_var, level_train, level
                "ratio_largest_over_smallest_alpha": float(t["ratio"][-1] / t["ratio"][0])}
     details += f"; thresholds train {level_train:g}, test {level_test:g} (nan = never within {int(ds.step[-1])} steps)"
     return fig, ClaimCheck(name, claim, holds, numbers, details)
+
+
+def _loss_half_times(ds: xr.Dataset, dim: str = "alpha") -> dict[str, list[float]]:
+    """Half-drop times of seed-mean loss curves: first logged step where the train / test loss is at most half
+    the initial train loss (for centred logits both start at exactly log p), and their ratio (test never
+    reached: the lower bound steps / t_train); also the test-loss overshoot max(test) / initial."""
+    steps = ds["step"].values
+    out: dict[str, list[float]] = {"t_train": [], "t_test": [], "ratio": [], "bump": []}
+    for v in ds[dim].values:
+        sub = ds.sel({dim: v}).mean("seed")
+        tr, te = sub["train_loss"].values, sub["test_loss"].values
+        tt = C.first_step_below(tr, steps, tr[0] / 2)
+        tte = C.first_step_below(te, steps, tr[0] / 2)
+        ratio = tte / max(tt, 1.0) if np.isfinite(tte) else (steps[-1] / max(tt, 1.0) if np.isfinite(tt) else np.nan)
+        out["t_train"].append(tt)
+        out["t_test"].append(tte)
+        out["ratio"].append(float(ratio))
+        out["bump"].append(float(np.max(te) / te[0]))
+    return out
+
+
+def _fig5b(runs, size):
+    """Fig 5b is a plot of cross-entropy curves, so the claim is judged on the loss (App 17: loss is the metric
+    the paper studies); the accuracy delays are reported beside it."""
+    plt = _plt()
+    ds = runs["transformer"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    _curve_panel(ax1, ds, "train_loss", "test_loss", "alpha", r"$\alpha$={:g}", "cross-entropy (centred logits)",
+                 logy=True)
+    ax1.axhline(float(ds["train_loss"].values[..., 0].mean()) / 2, color="grey", lw=0.6, ls=":")
+    ax1.set_title("(a) loss: the paper's Fig 5b (dotted: half of log p, where delays are read)", fontsize=9)
+    _curve_panel(ax2, ds, "train_acc", "test_acc", "alpha", r"$\alpha$={:g}", "accuracy")
+    ax2.set_title("(b) the same runs in accuracy", fontsize=9)
+    t = _loss_half_times(ds)
+    acc = _sweep_times(ds, "train_acc", "test_acc", 0.9, 0.9)
+    holds, details = _sweep_verdict(t["ratio"], t["t_train"], t["t_test"])
+    numbers = {"alpha": [float(a) for a in ds["alpha"].values], "t_train_loss_half": t["t_train"],
+               "t_test_loss_half": t["t_test"], "loss_delay_ratio": t["ratio"],
+               "test_loss_overshoot (max/initial)": t["bump"],
+               "loss ratio monotone in alpha": bool(np.all(np.diff(np.nan_to_num(t["ratio"], nan=np.inf)) >= 0)),
+               "t_train_acc90": acc["t_train"], "t_test_acc90": acc["t_test"], "acc_delay_ratio": acc["ratio"]}
+    claim = ("Transformer on modular addition: changing alpha continuously makes grokking vanish (small alpha) or "
+             "more drastic (large alpha)")
+    details = ("judged on the seed-mean cross-entropy curves (the quantity Fig 5b plots): t = first logged step "
+               "where the loss is at most half its initial value log p; " + details +
+               "; accuracy delays (first step at 90%) are reported but not judged")
+    return fig, ClaimCheck("fig5b", claim, holds, numbers, details)
 
 
 def _fig5a(runs, size):
@@ -361,11 +545,7 @@ def _build(name, runs, size):
     if name == "fig5a":
         return _fig5a(runs, size)
     if name == "fig5b":
-        return _alpha_sweep_figure(
-            "fig5b", runs, "transformer", "train_acc", "test_acc", 0.9, 0.9, "accuracy",
-            "Transformer on modular addition: changing alpha continuously makes grokking vanish (small alpha) or "
-            "more drastic (large alpha)", "1-layer transformer, centred logits, AdamW lr0/alpha^2",
-            loss_vars=("train_loss", "test_loss"))
+        return _fig5b(runs, size)
     if name == "app8.3.1":
         ds = runs["teacher"]
         return _alpha_sweep_figure(
@@ -378,6 +558,10 @@ def _build(name, runs, size):
         return _app15b(runs, size)
     if name == "app15c":
         return _app15c(runs, size)
+    if name == "app17.1":
+        return _app17_1(runs, size)
+    if name == "app17.2":
+        return _app17_2(runs, size)
     raise ConfigError("figure", f"unknown figure {name!r}")
 
 
