@@ -129,6 +129,14 @@ def _configs(name: str, size: str) -> tuple[dict[str, Any], str]:
 
 
 # ------------------------------------------------------------------------------------------------ judging
+def _delay_ratio(t_train: float, t_test: float, last_step: float) -> float:
+    """``t_test / t_train``; when the test curve never gets there, the lower bound ``last_step / t_train``;
+    ``nan`` when the train curve never does either."""
+    if np.isfinite(t_test):
+        return float(t_test / max(t_train, 1.0))
+    return float(last_step / max(t_train, 1.0)) if np.isfinite(t_train) else float("nan")
+
+
 def _sweep_times(ds: xr.Dataset, train_var: str, test_var: str, train_level: float, test_level: float,
                  dim: str = "alpha", **sel) -> dict[str, list[float]]:
     steps = ds["step"].values
@@ -137,10 +145,9 @@ def _sweep_times(ds: xr.Dataset, train_var: str, test_var: str, train_level: flo
         sub = ds.sel({dim: v, **sel}).mean("seed")
         tt = C.first_step_above(sub[train_var].values, steps, train_level)
         te = C.first_step_above(sub[test_var].values, steps, test_level)
-        ratio = te / max(tt, 1.0) if np.isfinite(te) else (steps[-1] / max(tt, 1.0) if np.isfinite(tt) else np.nan)
         out["t_train"].append(tt)
         out["t_test"].append(te)
-        out["ratio"].append(float(ratio))
+        out["ratio"].append(_delay_ratio(tt, te, steps[-1]))
     return out
 
 
@@ -323,8 +330,7 @@ def _app17_2(runs, size):
         te = C.first_step_above(a["test_acc"].values, s, 0.9)
         t_tr.append(tt)
         t_te.append(te)
-        ratios.append(float(te / max(tt, 1.0)) if np.isfinite(te) else
-                      (float(s[-1] / max(tt, 1.0)) if np.isfinite(tt) else float("nan")))
+        ratios.append(_delay_ratio(tt, te, s[-1]))
     ax1.set_xscale("log")
     ax1.set_xlabel("step (AdamW)")
     ax1.set_ylabel("accuracy (per-point MSE < tau)")
@@ -391,10 +397,9 @@ def _loss_half_times(ds: xr.Dataset, dim: str = "alpha") -> dict[str, list[float
         tr, te = sub["train_loss"].values, sub["test_loss"].values
         tt = C.first_step_below(tr, steps, tr[0] / 2)
         tte = C.first_step_below(te, steps, tr[0] / 2)
-        ratio = tte / max(tt, 1.0) if np.isfinite(tte) else (steps[-1] / max(tt, 1.0) if np.isfinite(tt) else np.nan)
         out["t_train"].append(tt)
         out["t_test"].append(tte)
-        out["ratio"].append(float(ratio))
+        out["ratio"].append(_delay_ratio(tt, tte, steps[-1]))
         out["bump"].append(float(np.max(te) / te[0]))
     return out
 
