@@ -1,11 +1,20 @@
-"""Figure runners: one module per figure (or family of figures), discovered by the ``grokjax`` CLI.
+"""Figure runners: one module per figure (or family of figures), found by the ``grokjax`` CLI through the
+``grokjax.figures`` entry-point group (pyproject.toml), so the core never imports this package.
 
-Protocol: a module ``experiments/fig_<something>.py`` defines
+Protocol (run -> dataset -> judge -> plot). A module ``experiments/fig_<something>.py`` defines
 
 * ``FIGURES``: a dict mapping figure names (as typed after ``grokjax figure``) to one-line descriptions;
-* ``make_figure(name, size, out_dir, quiet=False) -> experiments.ClaimCheck`` which runs the experiment at
-  ``size`` ("small" = minutes on 2 CPU cores, "paper" = the paper's setting), writes ``<out_dir>/<name>.png``,
-  ``.pdf`` and the labelled dataset ``<out_dir>/data/<name>.nc``, and returns the checked claim.
+* ``run(name, size, quiet=False) -> xarray.Dataset``: computes the experiment at ``size`` ("tiny" = tests,
+  "small" = minutes on 2 CPU cores, "paper" = the paper's setting). Everything ``judge`` and ``plot`` need is in
+  the dataset (variables, coords, and JSON-able ``attrs``; put the run's config in ``attrs["config"]``);
+* ``judge(name, ds) -> grokjax.figures.ClaimCheck``: the paper's claim and whether ``ds`` shows it, reading only
+  ``ds`` (no compute);
+* ``plot(name, ds) -> matplotlib.figure.Figure``: the figure, reading only ``ds``.
+
+The CLI runs ``run``, saves the dataset to ``<out>/data/<name>.nc``, re-loads it, then calls ``judge`` and ``plot``
+on the loaded copy, so ``grokjax figure NAME --from <out>/data/<name>.nc`` (judge + plot only) prints the same
+verdict. Fallback: a module that only defines the older ``make_figure(name, size, out_dir, quiet=False) ->
+ClaimCheck`` (which computes, saves, plots and judges itself) still works, without ``--from``.
 """
 from experiments._figure import ClaimCheck, available_figures, find_figure, save_figure, SIZES
 
