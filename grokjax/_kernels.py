@@ -49,19 +49,44 @@ def ntk_vector_product(fn, params, X, v) -> jax.Array:
     return jax.jvp(lambda p: fn(p, X), (params,), (cotangent,))[1]
 
 
+def centre_kernel(K, variant: str = "paper") -> jax.Array:
+    """HK (column means removed, "paper", the authors' code) or HKH (double-centred, "cortes")."""
+    Kc = K - jnp.mean(K, axis=0, keepdims=True)
+    return Kc if variant == "paper" else Kc - jnp.mean(Kc, axis=1, keepdims=True)
+
+
 def cka_paper(K, y) -> jax.Array:
     """Alignment as in the authors' code: ybar^T Kc ybar / (||Kc||_F ||ybar||^2), Kc = K - column means."""
     yc = y - jnp.mean(y)
-    Kc = K - jnp.mean(K, axis=0, keepdims=True)
+    Kc = centre_kernel(K, "paper")
     return yc @ Kc @ yc / (jnp.linalg.norm(Kc) * jnp.sum(yc**2))
 
 
 def cka_cortes(K, y) -> jax.Array:
     """Centred kernel alignment (Cortes et al.): ybar^T HKH ybar / (||HKH||_F ||ybar||^2)."""
     yc = y - jnp.mean(y)
-    Kc = K - jnp.mean(K, axis=0, keepdims=True)
-    Kc = Kc - jnp.mean(Kc, axis=1, keepdims=True)
+    Kc = centre_kernel(K, "cortes")
     return yc @ Kc @ yc / (jnp.linalg.norm(Kc) * jnp.sum(yc**2))
+
+
+def kernel_kernel_alignment(K, L, variant: str = "paper") -> jax.Array:
+    """<Kc, Lc>_F / (||Kc||_F ||Lc||_F) with the centring of :func:`centre_kernel`.
+
+    With L = ybar ybar^T this is :func:`cka_paper` / :func:`cka_cortes` (kernel-target alignment)."""
+    Kc, Lc = centre_kernel(K, variant), centre_kernel(L, variant)
+    return jnp.sum(Kc * Lc) / (jnp.linalg.norm(Kc) * jnp.linalg.norm(Lc))
+
+
+#: Kernel-movement metrics of :func:`kernel_movement` (names of the dataset variables).
+KERNEL_MOVEMENT = ("kernel_movement", "kernel_alignment_init_paper", "kernel_alignment_init_cortes")
+
+
+def kernel_movement(K, K0) -> dict[str, jax.Array]:
+    """How far the NTK Gram K = K_t has moved from K0: ||K - K0||_F / ||K0||_F and its alignment with K0
+    (both centrings; 1 at initialisation)."""
+    return {"kernel_movement": jnp.linalg.norm(K - K0) / jnp.linalg.norm(K0),
+            "kernel_alignment_init_paper": kernel_kernel_alignment(K, K0, "paper"),
+            "kernel_alignment_init_cortes": kernel_kernel_alignment(K, K0, "cortes")}
 
 
 def kernel_alignment(K, y, variant: str = "paper") -> jax.Array:
@@ -79,3 +104,20 @@ def kernel_regression(K_train, K_test_train, y, ridge=0.0) -> jax.Array:
     P = K_train.shape[0]
     coef = jnp.linalg.solve(K_train + ridge * jnp.eye(P, dtype=K_train.dtype), y)
     return K_test_train @ coef
+
+
+def kernel_regression_test_loss(kernel, X, y, X_test, y_test, ridge=0.0, offset=0.0, test_offset=0.0):
+    """Test MSE of kernel regression with ``kernel(X1, X2)`` (any NTK: initial, current "after kernel", ...).
+
+    Predictor test_offset + K(X_t, X)(K(X, X) + ridge tr K/P I)^{-1}(y - offset): offsets 0 for the centred
+    predictor f - f0, f0 on the train / test points for the plain network. ``ridge`` is relative to tr K / P.
+    """
+    K = kernel(X, X)
+    scale = jnp.trace(K) / K.shape[0]
+    pred = kernel_regression(K, kernel(X_test, X), y - offset, ridge * scale) + test_offset
+    return jnp.mean((pred - y_test) ** 2)
+
+
+def empirical_kernel_movement(fn, params, params0, X) -> dict[str, jax.Array]:
+    """:func:`kernel_movement` of the empirical NTK of any ``fn(params, X) -> (n,)`` (Jacobian route, tasks)."""
+    return kernel_movement(empirical_ntk(fn, params, X, X), empirical_ntk(fn, params0, X, X))

@@ -23,14 +23,15 @@ from jax import lax
 
 from grokjax._config import PolyConfig, choose_engine
 from grokjax._data import PolyData, make_data
-from grokjax._kernels import kernel_alignment, kernel_regression, ntk_closed_form, ntk_features
+from grokjax._kernels import (KERNEL_MOVEMENT, kernel_alignment, kernel_movement, kernel_regression_test_loss,
+                              ntk_closed_form, ntk_features)
 from grokjax._losses import decompose_test_loss
 from grokjax._model import Stats, committee, init_params, predict_from_stats, sufficient_stats
 from grokjax._schedule import log_steps
 
 METRICS = ("train_loss", "test_loss", "pop_test_loss", "decomp_variance", "decomp_alignment", "decomp_linear",
            "alignment", "weight_norm", "movement", "m2", "q",
-           "lazy_train_loss", "lazy_test_loss", "lazy_pop_test_loss")
+           "lazy_train_loss", "lazy_test_loss", "lazy_pop_test_loss") + KERNEL_MOVEMENT + ("after_kernel_test_loss",)
 
 
 class Scalars(NamedTuple):
@@ -116,7 +117,7 @@ def _weights_engine(cfg: PolyConfig, pb: _Problem):
         norm2 = sum(jnp.sum(v**2) for v in leaves)
         move2 = sum(jnp.sum((v - v0) ** 2) for v, v0 in zip(leaves, jax.tree.leaves(pb.params0)))
         norm0 = sum(jnp.sum(v**2) for v in jax.tree.leaves(pb.params0))
-        ntk = (lambda Xa: ntk_features(params, Xa, Xa, s.alpha, s.eps)) if cfg.readouts == "trained" else None
+        ntk = (lambda X1, X2: ntk_features(params, X1, X2, s.alpha, s.eps)) if cfg.readouts == "trained" else None
         return net_stats, lazy_dstats, jnp.sqrt(norm2), jnp.sqrt(move2 / norm0), ntk
 
     return state, step, observe
@@ -239,7 +240,6 @@ def simulate_from(cfg: PolyConfig, scalars: Scalars, data: PolyData, params0: di
     f0_train = predict_from_stats(stats0, data.X, s.alpha, s.eps)
     f0_test = predict_from_stats(stats0, data.X_test, s.alpha, s.eps)
     offset = f0_train if cfg.centered else jnp.zeros_like(f0_train)
-    test_offset = f0_test if cfg.centered else jnp.zeros_like(f0_test)
     lr = s.eta0 * cfg.N / s.alpha**2
     pb = _Problem(data, params0, stats0, f0_train, offset, lr, s)
 
@@ -248,6 +248,7 @@ def simulate_from(cfg: PolyConfig, scalars: Scalars, data: PolyData, params0: di
     state0, step, observe = build(cfg, pb)
     n_align = min(cfg.n_align, cfg.P_test)
     X_align, y_align = data.X_test[:n_align], data.y_test[:n_align]
+    K0_align = _initial_ntk(cfg, pb)(X_align, X_align) if n_align > 0 else None
 
     def metrics(state):
         net_stats, lazy_dstats, norm, move, ntk = observe(state)
@@ -273,12 +274,8 @@ def simulate_from(cfg: PolyConfig, scalars: Scalars, data: PolyData, params0: di
                                         - data.y_test) ** 2),
             "lazy_pop_test_loss": lazy_dec.total,
         }
-        if cfg.n_align > 0:
-            K = ntk(X_align) if ntk is not None else ntk_closed_form(X_align, X_align, net_stats, s.alpha, s.eps,
-                                                                     cfg.N)
-            out["alignment"] = kernel_alignment(K, y_align, cfg.cka)
-        else:
-            out["alignment"] = jnp.full((), jnp.nan, dtype)
+        kernel = ntk or (lambda X1, X2: ntk_closed_form(X1, X2, net_stats, s.alpha, s.eps, cfg.N))  # current NTK
+        out.update(_kernel_metrics(cfg, pb, kernel, X_align, y_align, K0_align, f0_test))
         return out
 
     bound = jnp.asarray(cfg.divergence_bound, dtype)
@@ -311,26 +308,41 @@ def simulate_from(cfg: PolyConfig, scalars: Scalars, data: PolyData, params0: di
     out["diverged_step"] = div
     out["lazy_diverged_step"] = lazy_div
     if cfg.kernel_regression:
-        out["kr_test_loss"] = _kernel_regression_loss(cfg, pb, f0_test, test_offset)
+        out["kr_test_loss"] = _kernel_regression_loss(cfg, pb, f0_test, _initial_ntk(cfg, pb))
     else:
         out["kr_test_loss"] = jnp.full((), jnp.nan, dtype)
     return out
 
 
-def _kernel_regression_loss(cfg: PolyConfig, pb: _Problem, f0_test, test_offset) -> jax.Array:
-    """Test MSE of kernel regression with the initial NTK (the lazy model trained to convergence)."""
-    s, data = pb.s, pb.data
+def _initial_ntk(cfg: PolyConfig, pb: _Problem):
+    """K0(X1, X2): the NTK at initialisation (per-neuron features with trained readouts, else closed form)."""
     if cfg.readouts == "trained":
-        K = ntk_features(pb.params0, data.X, data.X, s.alpha, s.eps)
-        Kt = ntk_features(pb.params0, data.X_test, data.X, s.alpha, s.eps)
-    else:
-        K = ntk_closed_form(data.X, data.X, pb.stats0, s.alpha, s.eps, cfg.N)
-        Kt = ntk_closed_form(data.X_test, data.X, pb.stats0, s.alpha, s.eps, cfg.N)
-    # centred: predictor f~ = f - f0 regresses y; uncentred: f0 + K K^-1 (y - f0).
-    scale = jnp.trace(K) / cfg.P  # ridge is relative to the kernel's scale
-    residual = data.y - (0.0 if cfg.centered else pb.f0_train)
-    pred = kernel_regression(K, Kt, residual, cfg.ridge * scale) + (0.0 if cfg.centered else f0_test)
-    return jnp.mean((pred - data.y_test) ** 2)
+        return lambda X1, X2: ntk_features(pb.params0, X1, X2, pb.s.alpha, pb.s.eps)
+    return lambda X1, X2: ntk_closed_form(X1, X2, pb.stats0, pb.s.alpha, pb.s.eps, cfg.N)
+
+
+def _kernel_regression_loss(cfg: PolyConfig, pb: _Problem, f0_test, kernel) -> jax.Array:
+    """Test MSE of kernel regression with ``kernel`` (K0: the lazy model trained to convergence; K_t: the
+    "after kernel"). Centred: f~ = f - f0 regresses y; uncentred: f0 + K K^-1 (y - f0)."""
+    data = pb.data
+    offset, test_offset = (0.0, 0.0) if cfg.centered else (pb.f0_train, f0_test)
+    return kernel_regression_test_loss(kernel, data.X, data.y, data.X_test, data.y_test, cfg.ridge, offset,
+                                       test_offset)
+
+
+def _kernel_metrics(cfg: PolyConfig, pb: _Problem, kernel, X_align, y_align, K0_align, f0_test) -> dict:
+    """NTK metrics at one logged step from the current NTK ``kernel``: alignment with the target and kernel
+    movement against K0 on the ``n_align`` held-out points (NaN when n_align = 0), and the after-kernel test
+    loss (NaN unless ``cfg.kernel_regression``)."""
+    nan = jnp.full((), jnp.nan, pb.data.y.dtype)
+    out = {name: nan for name in ("alignment",) + KERNEL_MOVEMENT}
+    if K0_align is not None:
+        K = kernel(X_align, X_align)
+        out["alignment"] = kernel_alignment(K, y_align, cfg.cka)
+        out.update(kernel_movement(K, K0_align))
+    out["after_kernel_test_loss"] = (_kernel_regression_loss(cfg, pb, f0_test, kernel) if cfg.kernel_regression
+                                     else nan)
+    return out
 
 
 def static_part(cfg: PolyConfig) -> PolyConfig:
