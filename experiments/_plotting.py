@@ -9,22 +9,47 @@ import numpy as np  # noqa: E402
 
 
 def new_figure(ncols: int = 1, width: float = 4.8, height: float = 3.6):
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    """One row of panels; constrained layout keeps axis labels (and twin axes) from running into neighbours."""
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
     return fig, list(axes[0])
 
 
+def step_axis(ax, label: str = "GD steps"):
+    """Log-like step axis that shows step 0 where it is: symlog, linear on [0, 1] and logarithmic above."""
+    ax.set_xscale("symlog", linthresh=1.0, linscale=1.0)
+    ax.set_xmargin(0)  # the axis starts at the first logged step (0)
+    ax.set_xlabel(label)
+
+
 def loss_curves(ax, steps, train, test, color=None, label=None, normalise: int | None = None, lw=1.6):
-    """Train dashed, test solid, on log-x (step 0 is drawn at step 1 / 2 on the log axis)."""
+    """Train dashed, test solid, against steps on :func:`step_axis` (step 0 at 0)."""
     steps = np.asarray(steps, float)
-    x = np.where(steps == 0, 0.5, steps)
     train, test = np.asarray(train, float), np.asarray(test, float)
     if normalise is not None:
         train, test = train / train[normalise], test / test[normalise]
-    (line,) = ax.plot(x, test, "-", color=color, label=label, lw=lw)
-    ax.plot(x, train, "--", color=line.get_color(), lw=lw)
-    ax.set_xscale("log")
-    ax.set_xlabel("GD steps")
+    (line,) = ax.plot(steps, test, "-", color=color, label=label, lw=lw)
+    ax.plot(steps, train, "--", color=line.get_color(), lw=lw)
+    step_axis(ax)
     return line
+
+
+def train_test_keys(ax, **legend_kw):
+    """Legend with the model entries of ``ax`` plus keys for the line styles (dashed = train, solid = test)."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.4", ls="--"), Line2D([], [], color="0.4", ls="-")]
+    labels += ["train (dashed)", "test (solid)"]
+    return ax.legend(handles, labels, **legend_kw)
+
+
+def cell_edges(centres) -> np.ndarray:
+    """Edges of the cells around grid points (midpoints; half a spacing beyond the ends), for pcolormesh."""
+    c = np.asarray(centres, float)
+    mid = (c[:-1] + c[1:]) / 2 if len(c) > 1 else np.array([])
+    first = c[0] - (mid[0] - c[0]) if len(c) > 1 else c[0] - 0.5
+    last = c[-1] + (c[-1] - mid[-1]) if len(c) > 1 else c[0] + 0.5
+    return np.concatenate([[first], mid, [last]])
 
 
 def close(fig):
