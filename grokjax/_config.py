@@ -16,77 +16,106 @@ Conventions (see README, "Conventions"):
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
-from grokjax._errors import require
-
-#: Scalars that may differ between the configurations of one compiled sweep (array leaves under vmap).
-SWEEPABLE = ("alpha", "eps", "eta0", "init_scale", "momentum", "weight_decay")
+from grokjax._errors import ConfigError, require
 
 OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "adamw")
 ENGINES = ("auto", "weights", "reduced")
+MAX_SEED = 2**32 - 1
+MAX_N_LOG = 100_000  # logged steps per run (a larger schedule is refused, not left to hang)
+
+
+def param(default, help: str, *, sweep: bool = False, choices: tuple | None = None, check: str = ""):
+    """A :class:`PolyConfig` field: its default, help text, whether it can be swept in one compiled program
+    (an array leaf of the config pytree), its allowed values, and a range ``check`` (">0", ">=0", ">=1",
+    "[0,1)", "seed"). The CLI flags, the sweep axes and the validation are all read from these."""
+    return dataclasses.field(default=default, metadata={"help": help, "sweep": sweep, "choices": choices,
+                                                        "check": check})
 
 
 @dataclass(frozen=True)
 class PolyConfig:
-    """One committee-machine training run (see module docstring for every convention)."""
+    """One committee-machine training run (see module docstring for every convention).
 
-    D: int = 100
-    N: int = 500
-    P: int = 550
-    P_test: int = 1000
-    alpha: float = 1.0
-    eps: float = 0.02
-    eta0: float = 1.0
-    init_scale: float = 1.0
-    steps: int = 100_000
-    n_log: int = 120
-    log_schedule: str = "log"  # "log" (log-spaced steps) or "linear" (every steps/n_log)
-    convention: str = "A"
-    target: str = "quadratic"  # "quadratic" (paper) or "he2" (mean removed)
-    centered: bool = True
-    readouts: str = "fixed"  # "fixed" (a_k = 1) or "trained"
-    optimizer: str = "gd"  # gd | momentum | nesterov | adam | adamw | any optax optimizer name (taking the lr)
-    momentum: float = 0.9  # used by "momentum"/"nesterov" (optax trace decay), adam b1 otherwise ignored
-    weight_decay: float = 0.0  # used by "adamw"
-    lazy: bool = True  # train the exact linearisation around W0 side by side
-    kernel_regression: bool = True  # kernel-regression baseline with the initial NTK
-    ridge: float = 0.0
-    n_align: int = 1000  # test points used for the NTK alignment (0 = off; capped at P_test)
-    cka: str = "paper"  # "paper" (one-sided centring, authors' code) or "cortes" (double-centred)
-    engine: str = "auto"
-    dtype: str = "float32"
-    seed: int = 0
-    divergence_bound: float = 1e8
+    The single declaration of every parameter of the polynomial task: validated at construction (a
+    :class:`grokjax.ConfigError` naming the field), frozen, and a JAX pytree (registered in
+    ``grokjax._simulate``) whose swept fields are array leaves and whose other fields are static.
+    """
+
+    D: int = param(100, "input dimension", check=">=1")
+    N: int = param(500, "hidden neurons", check=">=1")
+    P: int = param(550, "training points", check=">=1")
+    P_test: int = param(1000, "fresh test points", check=">=1")
+    alpha: float = param(1.0, "output scale (laziness); step size eta0 N / alpha^2", sweep=True, check=">0")
+    eps: float = param(0.02, "quadratic part of phi(h) = h + (eps/2) h^2 (kernel alignment)", sweep=True,
+                       check=">=0")
+    eta0: float = param(1.0, "base step size: eta = eta0 N / alpha^2", sweep=True, check=">0")
+    init_scale: float = param(1.0, "initial weight scale sigma: W ~ sigma N(0, 1)", sweep=True, check=">0")
+    momentum: float = param(0.9, "momentum mu of 'momentum' / 'nesterov' (optax trace decay); only those "
+                            "optimizers read it, so leave it at 0.9 otherwise", sweep=True, check="[0,1)")
+    weight_decay: float = param(0.0, "decoupled weight decay of 'adamw' (only adamw reads it)", sweep=True,
+                                check=">=0")
+    steps: int = param(100_000, "training steps", check=">=1")
+    n_log: int = param(120, f"logged steps (<= steps and <= {MAX_N_LOG})", check=">=1")
+    log_schedule: str = param("log", "spacing of the logged steps", choices=("log", "linear"))
+    convention: str = param("A", "A: x ~ N(0, I/D), y = (beta.x)^2 / 2; B: x ~ N(0, I), y = (beta.x/sqrt D)^2",
+                            choices=("A", "B"))
+    target: str = param("quadratic", "quadratic (paper) or he2 (target mean removed)", choices=("quadratic", "he2"))
+    centered: bool = param(True, "centred predictor f - f0 (else the plain network)")
+    readouts: str = param("fixed", "readouts a_k = 1 (fixed) or trained", choices=("fixed", "trained"))
+    optimizer: str = param("gd", "optimizer; also any optax optimizer name taking the step size (e.g. rmsprop)",
+                           choices=OPTIMIZERS)
+    lazy: bool = param(True, "train the exact linearised (lazy) model side by side")
+    kernel_regression: bool = param(True, "kernel-regression baseline with the initial NTK")
+    ridge: float = param(0.0, "kernel-regression ridge, relative to tr K0 / P", check=">=0")
+    n_align: int = param(1000, "test points for the NTK alignment (0 = off; capped at P_test)", check=">=0")
+    cka: str = param("paper", "alignment: paper (one-sided centring, authors' code) or cortes (double-centred)",
+                     choices=("paper", "cortes"))
+    engine: str = param("auto", "exact engine (auto = cheaper by the cost model)", choices=ENGINES)
+    dtype: str = param("float32", "floating-point precision", choices=("float32", "float64"))
+    seed: int = param(0, "random seed (data and initialisation)", check="seed")
+    divergence_bound: float = param(1e8, "a loss above this (or NaN/inf) freezes the run and flags it", check=">0")
+
+    def __post_init__(self):
+        self._validate()
 
     # ---------------------------------------------------------------- validation
+    def _validate(self) -> None:
+        """Raise :class:`grokjax.ConfigError` naming the first invalid field. Swept fields holding arrays
+        (inside a compiled sweep) are not checked: each point was checked as a number before."""
+        concrete = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("sweep") and _is_array_leaf(value):
+                continue
+            concrete[f.name] = check_field(f, value)
+            object.__setattr__(self, f.name, concrete[f.name])  # numpy scalars -> Python int/float
+        if concrete.get("n_log", 0) > concrete.get("steps", 0):
+            raise ConfigError("n_log", f"must be <= steps={self.steps}, got {self.n_log}")
+        if self.optimizer not in OPTIMIZERS:
+            require(_is_optax_optimizer(self.optimizer), "optimizer",
+                    f"must be one of {OPTIMIZERS} or the name of an optax optimizer (e.g. 'rmsprop', 'lion')")
+        if "weight_decay" in concrete and concrete["weight_decay"] != 0 and self.optimizer != "adamw":
+            raise ConfigError("weight_decay", f"only optimizer='adamw' uses it; got {self.weight_decay} with "
+                              f"optimizer={self.optimizer!r}")
+        default_mu = PolyConfig.__dataclass_fields__["momentum"].default
+        if "momentum" in concrete and concrete["momentum"] != default_mu and self.optimizer not in (
+                "momentum", "nesterov"):
+            raise ConfigError("momentum", f"only optimizer='momentum' or 'nesterov' uses it; got {self.momentum} "
+                              f"with optimizer={self.optimizer!r}")
+        if self.engine != "auto":
+            from grokjax._engines import ENGINES as REGISTRY
+
+            refused = REGISTRY[self.engine].supports(self)
+            if refused is not None:
+                raise ConfigError(*refused)
+
     def validate(self) -> "PolyConfig":
-        """Raise :class:`grokjax.ConfigError` naming the first invalid field; return ``self``."""
-        for name in ("D", "N", "P", "P_test", "steps", "n_log"):
-            value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, f"must be an integer >= 1, got {value!r}")
-        require(self.alpha > 0, "alpha", f"must be > 0, got {self.alpha}")
-        require(self.eps >= 0, "eps", f"must be >= 0, got {self.eps}")
-        require(self.eta0 > 0, "eta0", f"must be > 0, got {self.eta0}")
-        require(self.init_scale > 0, "init_scale", f"must be > 0, got {self.init_scale}")
-        require(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
-        require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
-        require(self.ridge >= 0, "ridge", f"must be >= 0, got {self.ridge}")
-        require(self.n_align >= 0, "n_align", f"must be >= 0 (it is capped at P_test), got {self.n_align}")
-        require(self.n_log <= self.steps, "n_log", f"must be <= steps={self.steps}")
-        require(self.log_schedule in ("log", "linear"), "log_schedule", "must be 'log' or 'linear'")
-        require(self.convention in ("A", "B"), "convention", "must be 'A' or 'B'")
-        require(self.target in ("quadratic", "he2"), "target", "must be 'quadratic' or 'he2'")
-        require(self.readouts in ("fixed", "trained"), "readouts", "must be 'fixed' or 'trained'")
-        require(self.optimizer in OPTIMIZERS or _is_optax_optimizer(self.optimizer), "optimizer",
-                f"must be one of {OPTIMIZERS} or the name of an optax optimizer (e.g. 'rmsprop', 'lion')")
-        require(self.cka in ("paper", "cortes"), "cka", "must be 'paper' or 'cortes'")
-        require(self.engine in ENGINES, "engine", f"must be one of {ENGINES}")
-        require(self.dtype in ("float32", "float64"), "dtype", "must be 'float32' or 'float64'")
-        require(self.divergence_bound > 0, "divergence_bound", "must be > 0")
-        if self.engine == "reduced":
-            require(reduced_supported(self), "engine",
-                    "the reduced engine needs readouts='fixed' and optimizer 'gd', 'momentum' or 'nesterov'")
+        """Re-check every field (construction already did); return ``self``."""
+        self._validate()
         return self
 
     def replace(self, **changes) -> "PolyConfig":
@@ -103,6 +132,50 @@ class PolyConfig:
         return 0.5 if self.convention == "A" else 1.0
 
 
+#: Scalars that may differ between the configurations of one compiled sweep (array leaves of the pytree).
+SWEEPABLE = tuple(f.name for f in dataclasses.fields(PolyConfig) if f.metadata["sweep"])
+STATIC_FIELDS = tuple(f.name for f in dataclasses.fields(PolyConfig) if not f.metadata["sweep"])
+
+
+def _is_array_leaf(value) -> bool:
+    """An array or tracer (a swept field inside a compiled sweep), or JAX's placeholder ``object()``."""
+    return type(value) is object or (hasattr(value, "shape") and hasattr(value, "dtype")
+                                     and not isinstance(value, numbers.Number))
+
+
+def check_field(f: dataclasses.Field, value):
+    """Check one value against its field's type, range and choices; return it (or raise ConfigError)."""
+    name, kind = f.name, f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "bool":
+        require(isinstance(value, bool), name, f"must be true or false, got {value!r}")
+        return value
+    if kind == "str":
+        require(isinstance(value, str), name, f"must be a string, got {value!r}")
+        choices = f.metadata.get("choices")
+        if choices and name != "optimizer":
+            require(value in choices, name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return value
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind == "int":
+        require(is_number and float(value).is_integer() and isinstance(value, numbers.Integral), name,
+                f"must be an integer, got {value!r}")
+        value = int(value)
+    else:
+        require(is_number, name, f"must be a number, got {value!r}")
+        value = float(value)
+        require(math.isfinite(value), name, f"must be finite, got {value!r}")
+    check = f.metadata.get("check", "")
+    bounds = {">0": (value > 0, "must be > 0"), ">=0": (value >= 0, "must be >= 0"),
+              ">=1": (value >= 1, "must be an integer >= 1"), "[0,1)": (0 <= value < 1, "must be in [0, 1)"),
+              "seed": (0 <= value <= MAX_SEED, f"must be an integer in [0, {MAX_SEED}]")}
+    if check:
+        ok, message = bounds[check]
+        require(ok, name, f"{message}, got {value!r}")
+    if name == "n_log":
+        require(value <= MAX_N_LOG, name, f"must be <= {MAX_N_LOG}, got {value}")
+    return value
+
+
 def _is_optax_optimizer(name: str) -> bool:
     import optax
 
@@ -110,8 +183,10 @@ def _is_optax_optimizer(name: str) -> bool:
 
 
 def reduced_supported(cfg: PolyConfig) -> bool:
-    """Whether GD closes exactly on the sufficient statistics (w-bar, M) for this configuration."""
-    return cfg.readouts == "fixed" and cfg.optimizer in ("gd", "momentum", "nesterov")
+    """Whether the reduced engine implements this configuration (see ``grokjax._engines``)."""
+    from grokjax._engines import ENGINES as REGISTRY
+
+    return REGISTRY["reduced"].supports(cfg) is None
 
 
 def step_cost(cfg: PolyConfig) -> dict[str, float]:
@@ -124,7 +199,8 @@ def step_cost(cfg: PolyConfig) -> dict[str, float]:
 
 
 def choose_engine(cfg: PolyConfig) -> str:
-    """The cheaper exact engine ("reduced" when N is comparable to or larger than D, else "weights")."""
+    """The engine that runs ``cfg``: the one named, or (``auto``) the cheaper exact engine that supports it
+    ("reduced" when N is comparable to or larger than D, else "weights")."""
     if cfg.engine != "auto":
         return cfg.engine
     if not reduced_supported(cfg):

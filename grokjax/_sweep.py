@@ -25,9 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from grokjax._config import SWEEPABLE, PolyConfig, choose_engine, step_cost
+from grokjax._config import MAX_SEED, SWEEPABLE, PolyConfig, choose_engine, step_cost
 from grokjax._errors import ConfigError, require
-from grokjax._simulate import METRICS, Scalars, compiled_simulate, logged_steps, simulate, static_part
+from grokjax._simulate import METRICS, as_traced, compiled_simulate, logged_steps, simulate
 from grokjax.store import atomic_write_bytes, config_to_json
 
 SCALAR_OUTPUTS = ("kr_test_loss", "diverged_step", "lazy_diverged_step")
@@ -39,10 +39,15 @@ class SweepTooLarge(ConfigError):
 
 def sweep_points(sweep: Mapping[str, Sequence[float]], mode: str = "product") -> list[dict[str, float]]:
     """The list of swept-scalar assignments, in C order of the sweep's fields."""
+    require(isinstance(sweep, Mapping), "sweep", f"must be a mapping {{field: [values]}}, got {sweep!r}")
     keys = list(sweep)
     for key in keys:
-        require(key in SWEEPABLE, key, f"cannot be swept in one compiled program (sweepable: {SWEEPABLE})")
-        require(len(sweep[key]) >= 1, key, "needs at least one value")
+        require(key in SWEEPABLE, str(key), f"cannot be swept in one compiled program (sweepable: {SWEEPABLE})")
+        values = sweep[key]
+        require(isinstance(values, (list, tuple)) or (isinstance(values, np.ndarray) and values.ndim == 1), key,
+                f"a swept field takes a list of values, got {values!r}")
+        require(len(values) >= 1, key, "needs at least one value")
+        require(len(set(map(repr, values))) == len(values), key, f"has duplicate values {list(values)}")
     if not keys:
         return [{}]
     if mode == "product":
@@ -84,11 +89,10 @@ def _fingerprint(base: PolyConfig, points, seeds) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _compiled(cfg: PolyConfig, mesh, progress):
-    cfg = static_part(cfg)
+def _compiled(mesh, progress):
     if mesh is None and progress is None:
-        return compiled_simulate(cfg, batched=True)
-    fn = jax.vmap(lambda s, k: simulate(cfg, s, k, on_interval=progress))
+        return compiled_simulate(batched=True)
+    fn = jax.vmap(lambda c, k: simulate(c, k, on_interval=progress))
     if mesh is None:
         return jax.jit(fn)
     from jax.sharding import NamedSharding, PartitionSpec
@@ -97,23 +101,42 @@ def _compiled(cfg: PolyConfig, mesh, progress):
     return jax.jit(fn, in_shardings=(sharding, sharding), out_shardings=sharding)
 
 
-def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = None, seeds: Sequence[int] = (0,),
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_seeds(seeds, field: str = "seeds") -> list[int]:
+    """A non-empty list of distinct integer seeds in [0, 2^32 - 1], or ConfigError naming ``field``."""
+    require(isinstance(seeds, (list, tuple, np.ndarray)), field, f"must be a list of integers, got {seeds!r}")
+    require(len(seeds) >= 1, field, "needs at least one seed")
+    for seed in seeds:
+        require(_is_int(seed) and 0 <= seed <= MAX_SEED, field,
+                f"each seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
+    require(len(set(int(s) for s in seeds)) == len(seeds), field, f"has duplicate seeds {list(seeds)}")
+    return [int(s) for s in seeds]
+
+
+def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = None,
+              seeds: Sequence[int] | None = None,
               *, mode: str = "product", chunk_size: int | None = None, checkpoint_dir: str | Path | None = None,
               memory_limit: int | None = None, quiet: bool = True, use_all_devices: bool = True) -> xr.Dataset:
     """Run every (swept point, seed) configuration and return one labelled dataset.
 
-    Dims: the swept fields (``mode="product"``) or ``config`` (``mode="zip"``), then ``seed`` and ``step``.
+    ``seeds`` defaults to ``[base.seed]``. Dims: the swept fields (``mode="product"``) or ``config`` (``mode="zip"``), then ``seed`` and ``step``.
     Every configuration is validated before any compute; diverging configurations are frozen and flagged
     (``diverged_step`` >= 0) without affecting the others.
     """
-    sweep = dict(sweep or {})
-    seeds = [int(s) for s in seeds]
-    require(len(seeds) >= 1, "seeds", "needs at least one seed")
-    base.validate()
+    require(isinstance(base, PolyConfig), "base", f"must be a PolyConfig, got {type(base).__name__}")
+    sweep = {} if sweep is None else sweep
+    seeds = check_seeds([base.seed] if seeds is None else seeds)
+    require(chunk_size is None or (_is_int(chunk_size) and chunk_size >= 1), "chunk_size",
+            f"must be an integer >= 1 (or None = as many as fit), got {chunk_size!r}")
+    require(memory_limit is None or (_is_int(memory_limit) and memory_limit >= 1), "memory_limit",
+            f"must be a number of bytes >= 1 (or None = detect), got {memory_limit!r}")
     points = sweep_points(sweep, mode)
+    sweep = dict(sweep)
     for point in points:
-        base.replace(**point).validate()
-    dtype = jnp.float64 if base.dtype == "float64" else jnp.float32
+        base.replace(**point)  # validated at construction
     n_points, n_seeds = len(points), len(seeds)
     total = n_points * n_seeds
 
@@ -135,7 +158,7 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
 
         mesh = Mesh(np.array(devices), ("configs",), axis_types=(AxisType.Auto,))
 
-    flat_scalars = np.array([[point.get(f, getattr(base, f)) for f in Scalars._fields]
+    flat_scalars = np.array([[point.get(f, getattr(base, f)) for f in SWEEPABLE]
                              for point in points for _ in seeds], dtype=np.float64)
     flat_seeds = np.array([seed for _ in points for seed in seeds], dtype=np.uint32)
 
@@ -171,7 +194,8 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
             bar.update((step - state["last"]) * state["width"])
             state["last"] = step
 
-    run = _compiled(base, mesh, progress if bar is not None else None)
+    run = _compiled(mesh, progress if bar is not None else None)
+    static = base.replace(seed=0)  # seeds enter as keys
     results: dict[int, dict[str, np.ndarray]] = {}
     started = time.perf_counter()
     for i in mine:
@@ -185,10 +209,10 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
             continue
         idx = np.arange(lo, lo + chunk) % total  # pad the last chunk by wrapping (no recompilation)
         with jax.enable_x64(base.dtype == "float64"):
-            scalars = Scalars(*(jnp.asarray(flat_scalars[idx, j], dtype) for j in range(len(Scalars._fields))))
+            configs = as_traced(static, {f: flat_scalars[idx, j] for j, f in enumerate(SWEEPABLE)})
             keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(flat_seeds[idx]))
             state.update(last=0, width=hi - lo)
-            out = jax.device_get(run(scalars, keys))
+            out = jax.device_get(run(configs, keys))
         part = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
         results[i] = part
         if path is not None:
