@@ -10,25 +10,35 @@ Public API (re-exported from private modules):
 * runs: :func:`simulate` (one jittable run), :func:`run_sweep` (vmapped, chunked, sharded, resumable sweep);
 * analysis: :func:`grokking_metrics`, :func:`grokking_summary`; results: :func:`save_dataset`, :func:`load_dataset`.
 """
-from grokjax._config import PolyConfig, choose_engine, reduced_supported, step_cost
-from grokjax._data import PolyData, make_data, target_fn
-from grokjax._errors import ConfigError
-from grokjax._kernels import (cka_cortes, cka_paper, empirical_ntk, kernel_alignment, kernel_regression,
-                              ntk_closed_form, ntk_features, ntk_spectrum, ntk_vector_product)
-from grokjax._losses import Decomposition, decompose_test_loss, population_test_loss
-from grokjax._metrics import first_below, grokking_metrics, grokking_summary
-from grokjax._model import Stats, committee, init_params, phi, predict_from_stats, sufficient_stats
-from grokjax._simulate import METRICS, Scalars, logged_steps, make_optimizer, run_single, simulate, simulate_from
-from grokjax._sweep import run_sweep, sweep_points
-from grokjax.store import load_dataset, save_dataset
+import importlib
+
+#: public name -> the private module that defines it (imported on first use, so ``import grokjax`` and the
+#: CLI's ``--help`` do not import JAX)
+_EXPORTS = {
+    "grokjax._config": ("PolyConfig", "choose_engine", "reduced_supported", "step_cost"),
+    "grokjax._data": ("PolyData", "make_data", "target_fn"),
+    "grokjax._errors": ("ConfigError",),
+    "grokjax._kernels": ("cka_cortes", "cka_paper", "empirical_ntk", "kernel_alignment", "kernel_regression",
+                         "ntk_closed_form", "ntk_features", "ntk_spectrum", "ntk_vector_product"),
+    "grokjax._losses": ("Decomposition", "decompose_test_loss", "population_test_loss"),
+    "grokjax._metrics": ("first_below", "grokking_metrics", "grokking_summary"),
+    "grokjax._model": ("Stats", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats"),
+    "grokjax._simulate": ("METRICS", "Scalars", "as_traced", "logged_steps", "make_optimizer", "run_single",
+                          "simulate", "simulate_from"),
+    "grokjax._sweep": ("run_sweep", "sweep_points"),
+    "grokjax.store": ("load_dataset", "save_dataset"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'grokjax' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "PolyConfig", "choose_engine", "reduced_supported", "step_cost", "PolyData", "make_data", "target_fn",
-    "ConfigError", "cka_cortes", "cka_paper", "empirical_ntk", "kernel_alignment", "kernel_regression",
-    "ntk_closed_form", "ntk_features", "ntk_spectrum", "ntk_vector_product", "Decomposition",
-    "decompose_test_loss", "population_test_loss", "first_below", "grokking_metrics", "grokking_summary",
-    "Stats", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats", "METRICS", "Scalars",
-    "logged_steps", "make_optimizer", "run_single", "simulate", "simulate_from", "run_sweep", "sweep_points", "load_dataset", "save_dataset",
-]
+__all__ = sorted(_WHERE)

@@ -176,6 +176,22 @@ def check_field(f: dataclasses.Field, value):
     return value
 
 
+def is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_seeds(seeds, field: str = "seeds") -> list[int]:
+    """A non-empty list of distinct integer seeds in [0, 2^32 - 1], or ConfigError naming ``field``."""
+    require(hasattr(seeds, "__len__") and not isinstance(seeds, (str, bytes, dict)), field,
+            f"must be a list of integers, got {seeds!r}")
+    require(len(seeds) >= 1, field, "needs at least one seed")
+    for seed in seeds:
+        require(is_int(seed) and 0 <= seed <= MAX_SEED, field,
+                f"each seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
+    require(len(set(int(s) for s in seeds)) == len(seeds), field, f"has duplicate seeds {list(seeds)}")
+    return [int(s) for s in seeds]
+
+
 def _is_optax_optimizer(name: str) -> bool:
     import optax
 

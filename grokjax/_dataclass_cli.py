@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import typing
 from pathlib import Path
 from typing import Any
@@ -28,21 +29,55 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def _source_comments(config_cls: type) -> dict[str, str]:
+    """``# comment`` after each field line of a dataclass's source (help text for fields without metadata)."""
+    import inspect
+    import re
+
+    try:
+        lines = inspect.getsource(config_cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    found = {}
+    for line in lines:
+        match = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line)
+        if match:
+            found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def field_help(config_cls: type) -> dict[str, str]:
+    """Help text of every field: its description, allowed values and default."""
+    comments = _source_comments(config_cls)
+    out = {}
+    for field in dataclasses.fields(config_cls):
+        text = field.metadata.get("help") or comments.get(field.name) or field.name.replace("_", " ")
+        choices = field.metadata.get("choices")
+        if choices:
+            text += f"; one of {', '.join(map(str, choices))}"
+        default = field.default if field.default is not dataclasses.MISSING else None
+        if isinstance(default, tuple):
+            default = " ".join(map(str, default))
+        out[field.name] = f"{text} (default: {default})".replace("%", "%%")
+    return out
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
-    """Add ``--<field>`` for every dataclass field (``--no-<field>`` for booleans) and ``--config FILE``."""
+    """Add ``--<field>`` for every dataclass field (``--no-<field>`` for booleans) and ``--config FILE``.
+    List fields take space-separated values (``--alpha 0.5 1 2``)."""
     hints = typing.get_type_hints(config_cls)
+    helps = field_help(config_cls)
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON or TOML file with config fields; flags given on the command line override it")
     for field in dataclasses.fields(config_cls):
         tp, is_seq = _base_type(hints[field.name])
         flag = "--" + field.name.replace("_", "-")
-        default = field.default if field.default is not dataclasses.MISSING else None
         if tp is bool and not is_seq:
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"(default: {default})")
+                                help=helps[field.name])
         else:
             parser.add_argument(flag, dest=field.name, type=tp, nargs="+" if is_seq else None, default=None,
-                                help=f"(default: {default})")
+                                metavar=field.name.upper(), help=helps[field.name])
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -64,6 +99,23 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def _coerce(name: str, tp: Any, value: Any) -> Any:
+    """A flag or config-file value as ``tp``: no bool for numbers, no strings for numbers or booleans, finite."""
+    if tp not in (int, float, str, bool):
+        return value
+    ok = {bool: isinstance(value, bool),
+          int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, (int, float)) and not isinstance(value, bool),
+          str: isinstance(value, str)}[tp]
+    if not ok:
+        raise ConfigError(name, f"expected {'true/false' if tp is bool else 'a ' + tp.__name__}, got {value!r}")
+    if tp is float:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(name, f"must be finite, got {value!r}")
+    return value
+
+
 def config_from_arguments(config_cls: type, args: argparse.Namespace) -> Any:
     """Build and validate ``config_cls`` from ``--config`` and the flags (flags win)."""
     hints = typing.get_type_hints(config_cls)
@@ -81,18 +133,15 @@ def config_from_arguments(config_cls: type, args: argparse.Namespace) -> Any:
             values[name] = value
     for name, value in list(values.items()):
         tp, is_seq = _base_type(hints[name])
-        try:
-            if is_seq:
-                seq = value if isinstance(value, (list, tuple)) else [value]
-                values[name] = tuple(tp(v) for v in seq)
-            elif tp in (int, float, str, bool):
-                if tp is bool and not isinstance(value, bool):
-                    raise TypeError("expected true/false")
-                if tp is int and isinstance(value, float) and not value.is_integer():
-                    raise TypeError("expected an integer")
-                values[name] = tp(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(name, f"cannot interpret {value!r} as {tp.__name__}: {exc}") from exc
+        if is_seq:
+            seq = list(value) if isinstance(value, (list, tuple)) else [value]
+            if not seq:
+                raise ConfigError(name, "needs at least one value")
+            values[name] = tuple(_coerce(name, tp, v) for v in seq)
+            if len(set(values[name])) != len(seq):
+                raise ConfigError(name, f"has duplicate values {list(seq)}")
+        elif value is not None or tp not in (int, float, str, bool):
+            values[name] = _coerce(name, tp, value)
     config = config_cls(**values)
     validate = getattr(config, "validate", None)
     if validate is not None:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from grokjax._config import MAX_SEED, SWEEPABLE, PolyConfig, choose_engine, step_cost
+from grokjax._config import SWEEPABLE, PolyConfig, check_seeds, choose_engine, is_int, step_cost
 from grokjax._errors import ConfigError, require
 from grokjax._simulate import METRICS, as_traced, compiled_simulate, logged_steps, simulate
 from grokjax.store import atomic_write_bytes, config_to_json
@@ -101,21 +101,6 @@ def _compiled(mesh, progress):
     return jax.jit(fn, in_shardings=(sharding, sharding), out_shardings=sharding)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_seeds(seeds, field: str = "seeds") -> list[int]:
-    """A non-empty list of distinct integer seeds in [0, 2^32 - 1], or ConfigError naming ``field``."""
-    require(isinstance(seeds, (list, tuple, np.ndarray)), field, f"must be a list of integers, got {seeds!r}")
-    require(len(seeds) >= 1, field, "needs at least one seed")
-    for seed in seeds:
-        require(_is_int(seed) and 0 <= seed <= MAX_SEED, field,
-                f"each seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
-    require(len(set(int(s) for s in seeds)) == len(seeds), field, f"has duplicate seeds {list(seeds)}")
-    return [int(s) for s in seeds]
-
-
 def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = None,
               seeds: Sequence[int] | None = None,
               *, mode: str = "product", chunk_size: int | None = None, checkpoint_dir: str | Path | None = None,
@@ -129,9 +114,9 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
     require(isinstance(base, PolyConfig), "base", f"must be a PolyConfig, got {type(base).__name__}")
     sweep = {} if sweep is None else sweep
     seeds = check_seeds([base.seed] if seeds is None else seeds)
-    require(chunk_size is None or (_is_int(chunk_size) and chunk_size >= 1), "chunk_size",
+    require(chunk_size is None or (is_int(chunk_size) and chunk_size >= 1), "chunk_size",
             f"must be an integer >= 1 (or None = as many as fit), got {chunk_size!r}")
-    require(memory_limit is None or (_is_int(memory_limit) and memory_limit >= 1), "memory_limit",
+    require(memory_limit is None or (is_int(memory_limit) and memory_limit >= 1), "memory_limit",
             f"must be a number of bytes >= 1 (or None = detect), got {memory_limit!r}")
     points = sweep_points(sweep, mode)
     sweep = dict(sweep)

@@ -26,10 +26,10 @@ def _fail(message: str) -> int:
 
 
 def _cmd_list(_: argparse.Namespace) -> int:
-    from experiments import available_figures
+    from grokjax.figures import available_figures
     from grokjax.tasks import TASKS
 
-    print("tasks:   " + ", ".join(TASKS))
+    print("tasks:   " + ", ".join(sorted(TASKS)))
     print("figures:")
     for name, description in available_figures().items():
         print(f"  {name:<16} {description}")
@@ -41,50 +41,69 @@ def _cmd_run(argv: list[str]) -> int:
     from grokjax.tasks import TASKS, load_task
 
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: grokjax run TASK [--help] [flags]\ntasks: " + ", ".join(TASKS))
+        print("usage: grokjax run TASK [--help] [flags]\ntasks: " + ", ".join(sorted(TASKS)))
         return 0
     name, rest = argv[0], argv[1:]
     if name not in TASKS:
-        return _fail(f"invalid value for 'task': unknown task {name!r} (known: {', '.join(TASKS)})")
+        return _fail(f"invalid value for 'task': unknown task {name!r} (known: {', '.join(sorted(TASKS))})")
     module = load_task(name)
-    parser = argparse.ArgumentParser(prog=f"grokjax run {name}", description=module.__doc__)
+    parser = argparse.ArgumentParser(prog=f"grokjax run {name}", description=module.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, module.Config)
     parser.add_argument("--out", type=Path, default=Path("results") / f"{name}.nc",
-                        help="where to write the labelled dataset (netCDF)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+                        help="where to write the labelled dataset (netCDF) (default: results/%(prog)s.nc)".replace(
+                            "%(prog)s", name))
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or compiling notice")
     args = parser.parse_args(rest)
     try:
         config = config_from_arguments(module.Config, args)
+        from grokjax.store import check_writable
+
+        check_writable(args.out, "out", overwrite=args.overwrite)
+        checkpoint_dir = getattr(config, "checkpoint_dir", "")
+        if checkpoint_dir:
+            check_writable(checkpoint_dir, "checkpoint_dir", directory=True)
     except ConfigError as exc:
         return _fail(str(exc))
+    if not args.quiet:
+        print(f"[grokjax] {name}: compiling (the first step waits for XLA) ...", file=sys.stderr, flush=True)
     import jax
 
-    from grokjax.store import save_dataset
+    from grokjax.store import output_lock, save_dataset
 
     try:
-        ds = module.run(config, quiet=args.quiet)
+        with output_lock(args.out):
+            ds = module.run(config, quiet=args.quiet)
+            if jax.process_index() != 0:  # multi-host: every process holds the full dataset; process 0 writes it
+                return 0
+            resolved = config.resolved() if hasattr(config, "resolved") else config  # presets filled in
+            path = save_dataset(ds, args.out, config=resolved, task=name, overwrite=args.overwrite)
     except ConfigError as exc:  # refused before compute (e.g. a sweep that cannot fit in memory)
         return _fail(str(exc))
-    if jax.process_index() != 0:  # multi-host: every process holds the full dataset; process 0 writes it
-        return 0
-    resolved = config.resolved() if hasattr(config, "resolved") else config  # presets filled in
-    path = save_dataset(ds, args.out, config=resolved, task=name)
     summary = ds.attrs.get("summary")
     if summary:
         print(summary)
-    print(f"saved {path}")
+    print(f"wrote {path}")
     return 0
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
-    from experiments import available_figures, find_figure
+    from grokjax.figures import make_figure
 
-    make = find_figure(args.name)
-    if make is None:
-        return _fail(f"invalid value for 'figure': unknown figure {args.name!r} "
-                     f"(known: {', '.join(available_figures())})")
-    check = make(args.name, args.size, default_out_dir(args.out, args.size), quiet=args.quiet)
+    if args.from_path is not None and not Path(args.from_path).is_file():
+        return _fail(f"invalid value for 'from': {args.from_path} is not a dataset file")
+    out = args.out
+    if out is None and args.from_path is not None:  # beside the dataset's figure: <out>/data/NAME.nc -> <out>/
+        out = Path(args.from_path).resolve().parent.parent
+    out = default_out_dir(out, args.size)
+    from grokjax.store import check_writable
+
+    check_writable(out, "out", directory=True)
+    check, written = make_figure(args.name, args.size, out, quiet=args.quiet, from_path=args.from_path)
     print(check.report())
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 
@@ -96,53 +115,69 @@ def default_out_dir(out: Path | None, size: str) -> Path:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from experiments.reproduce import reproduce
+    from grokjax._reproduce import reproduce
+    from grokjax.figures import available_figures
 
-    return reproduce(size=args.size, out_dir=default_out_dir(args.out, args.size), only=args.only,
-                     quiet=args.quiet)
+    known = available_figures()
+    for name in args.only or []:
+        if name not in known:
+            return _fail(f"invalid value for 'only': unknown figure {name!r} (known: {', '.join(known)})")
+    if args.only and len(set(args.only)) != len(args.only):
+        return _fail(f"invalid value for 'only': duplicate figures {args.only}")
+    out = default_out_dir(args.out, args.size)
+    from grokjax.store import check_writable
+
+    check_writable(out, "out", directory=True)
+    return reproduce(size=args.size, out_dir=out, only=args.only, quiet=args.quiet)
 
 
 def _cmd_compare(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: grokjax compare dmft [--help] [flags]")
         return 0
-    if argv[0] != "dmft":
-        return _fail(f"invalid value for 'comparison': unknown comparison {argv[0]!r} (known: dmft)")
-    from experiments.dmft_compare import main as compare_main
+    from grokjax.figures import command
 
-    return compare_main(argv[1:])
+    main = command(f"compare-{argv[0]}")
+    if main is None:
+        return _fail(f"invalid value for 'comparison': unknown comparison {argv[0]!r} (known: dmft)")
+    return main(argv[1:])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from experiments import SIZES
+    from grokjax.figures import SIZES
 
     parser = argparse.ArgumentParser(prog="grokjax", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="train a task and save a labelled dataset", add_help=False)
-    sub.add_parser("compare", help="theory against simulation", add_help=False)
+    sub.add_parser("run", help="train a task and save a labelled dataset (grokjax run TASK --help)", add_help=False)
+    sub.add_parser("compare", help="theory against simulation (grokjax compare dmft --help)", add_help=False)
+    out_help = "output folder (default: figures/ for small, figures/<size>/ for the others"
     fig = sub.add_parser("figure", help="regenerate a paper figure and check its claim")
-    fig.add_argument("name")
-    fig.add_argument("--size", choices=SIZES, default="small")
-    fig.add_argument("--out", type=Path, default=None, help="default: figures/ (small), figures/<size>/ (others)")
-    fig.add_argument("--quiet", action="store_true")
+    fig.add_argument("name", help="figure name (grokjax list shows them)")
+    fig.add_argument("--size", choices=SIZES, default="small", help="tiny (tests), small (CPU minutes) or paper "
+                     "(default: small)")
+    fig.add_argument("--from", dest="from_path", type=Path, default=None,
+                     help="re-judge and re-plot from this saved dataset without computing (default: compute)")
+    fig.add_argument("--out", type=Path, default=None, help=out_help + "; with --from: the dataset's figure folder)")
+    fig.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("reproduce", help="run every figure and write figures/CLAIMS.md")
-    rep.add_argument("--size", choices=SIZES, default="small")
-    rep.add_argument("--out", type=Path, default=None, help="default: figures/ (small), figures/<size>/ (others)")
-    rep.add_argument("--only", nargs="+", default=None, help="only these figures")
-    rep.add_argument("--quiet", action="store_true")
+    rep.add_argument("--size", choices=SIZES, default="small", help="tiny, small or paper (default: small)")
+    rep.add_argument("--out", type=Path, default=None, help=out_help + ")")
+    rep.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                     help="only these figures, space-separated (default: all)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
     sub.add_parser("list", help="list tasks and figures")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "run":
-        return _cmd_run(argv[1:])
-    if argv and argv[0] == "compare":
-        return _cmd_compare(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] == "run":
+            return _cmd_run(argv[1:])
+        if argv and argv[0] == "compare":
+            return _cmd_compare(argv[1:])
+        args = build_parser().parse_args(argv)
         if args.command == "figure":
             return _cmd_figure(args)
         if args.command == "reproduce":

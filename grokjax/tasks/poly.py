@@ -8,89 +8,78 @@ vmapped program. Step size eta = eta0 N / alpha^2 on the plain MSE (no 1/2); cen
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
-import numpy as np
-import xarray as xr
+import math
 
-from grokjax._config import SWEEPABLE, PolyConfig
+from grokjax._config import SWEEPABLE, PolyConfig, check_seeds
 from grokjax._errors import require
-from grokjax._metrics import grokking_summary
-from grokjax._sweep import run_sweep
-
-_defaults = PolyConfig()
 
 
-def _field(name):
-    return getattr(_defaults, name)
+def _option(default, help: str, **metadata):
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
-@dataclass(frozen=True)
-class Config:
-    """CLI form of a polynomial-task sweep: :class:`PolyConfig` fields with the swept scalars as tuples."""
+#: Options of the sweep itself (not parameters of one run).
+_SWEEP_OPTIONS = [
+    ("seeds", tuple[int, ...], _option((0,), "seeds (several values: one run each)")),
+    ("mode", str, _option("product", "how swept values combine: product (grid) or zip (element-wise)",
+                          choices=("product", "zip"))),
+    ("threshold", float, _option(0.1, "loss threshold of the printed grokking delay")),
+    ("checkpoint_dir", str, _option("", "folder for finished chunks: re-running the same command resumes")),
+    ("chunk_size", int, _option(0, "configurations per compiled chunk (0 = as many as fit in memory)")),
+    ("memory_limit_gb", float, _option(0.0, "per-device memory budget in GiB (0 = detect)")),
+    ("distributed", bool, _option(False, "join a multi-host run (jax.distributed; Slurm / Open MPI detected)")),
+    ("coordinator_address", str, _option("", "host:port of process 0 (explicit multi-host launch)")),
+    ("num_processes", int, _option(0, "number of processes of an explicit multi-host launch (0 = auto)")),
+    ("process_id", int, _option(-1, "this process's index in an explicit multi-host launch (-1 = auto)")),
+]
 
-    D: int = 100
-    N: int = 500
-    P: int = 550
-    P_test: int = 1000
-    alpha: tuple[float, ...] = (1.0,)
-    eps: tuple[float, ...] = (0.02,)
-    eta0: tuple[float, ...] = (1.0,)
-    init_scale: tuple[float, ...] = (1.0,)
-    momentum: tuple[float, ...] = (0.9,)
-    weight_decay: tuple[float, ...] = (0.0,)
-    seeds: tuple[int, ...] = (0,)
-    mode: str = "product"
-    steps: int = 20_000
-    n_log: int = 100
-    log_schedule: str = "log"
-    convention: str = "A"
-    target: str = "quadratic"
-    centered: bool = True
-    readouts: str = "fixed"
-    optimizer: str = "gd"
-    lazy: bool = True
-    kernel_regression: bool = True
-    ridge: float = 0.0
-    n_align: int = 1000
-    cka: str = "paper"
-    engine: str = "auto"
-    dtype: str = "float32"
-    divergence_bound: float = 1e8
-    threshold: float = 0.1
-    checkpoint_dir: str = ""  # folder for finished chunks: re-running the same command resumes
-    chunk_size: int = 0  # configurations per compiled chunk (0 = as many as fit in memory)
-    memory_limit_gb: float = 0.0  # per-device memory budget (0 = detect)
-    distributed: bool = False  # join a multi-host run (jax.distributed; Slurm / Open MPI auto-detected)
-    coordinator_address: str = ""  # host:port of process 0 (explicit multi-host launch)
-    num_processes: int = 0
-    process_id: int = -1
 
-    def base(self) -> PolyConfig:
-        fields = {f.name for f in dataclasses.fields(PolyConfig)}
-        values = {k: v for k, v in dataclasses.asdict(self).items() if k in fields and k not in SWEEPABLE}
-        values.update({k: getattr(self, k)[0] for k in SWEEPABLE})
-        return PolyConfig(**values)
+def _cli_field(f: dataclasses.Field):
+    """A PolyConfig field as a CLI field: swept fields take a list of values (default: the one default)."""
+    if f.metadata["sweep"]:
+        return (f.name, tuple[float, ...], dataclasses.field(default=(f.default,), metadata=f.metadata))
+    return (f.name, f.type, dataclasses.field(default=f.default, metadata=f.metadata))
 
-    def sweep(self) -> dict[str, tuple[float, ...]]:
-        return {k: getattr(self, k) for k in SWEEPABLE if len(getattr(self, k)) > 1}
 
-    def validate(self) -> "Config":
-        require(self.mode in ("product", "zip"), "mode", "must be 'product' or 'zip'")
-        require(len(self.seeds) >= 1, "seeds", "needs at least one seed")
-        require(self.threshold > 0, "threshold", "must be > 0")
-        require(self.chunk_size >= 0, "chunk_size", "must be >= 0")
-        require(self.memory_limit_gb >= 0, "memory_limit_gb", "must be >= 0")
-        base = self.base()
-        for key, values in self.sweep().items():
-            for value in values:
-                base.replace(**{key: value}).validate()
-        base.validate()
-        return self
+def _base(self) -> PolyConfig:
+    values = {f.name: getattr(self, f.name) for f in dataclasses.fields(PolyConfig) if f.name != "seed"}
+    values.update({k: getattr(self, k)[0] for k in SWEEPABLE})
+    return PolyConfig(**values)
+
+
+def _sweep(self) -> dict[str, tuple[float, ...]]:
+    return {k: getattr(self, k) for k in SWEEPABLE if len(getattr(self, k)) > 1}
+
+
+def _validate(self) -> "Config":
+    require(self.mode in ("product", "zip"), "mode", "must be 'product' or 'zip'")
+    check_seeds(list(self.seeds))
+    require(math.isfinite(self.threshold) and self.threshold > 0, "threshold", "must be a finite number > 0")
+    require(self.chunk_size >= 0, "chunk_size", "must be >= 0")
+    require(math.isfinite(self.memory_limit_gb) and self.memory_limit_gb >= 0, "memory_limit_gb",
+            "must be a finite number >= 0")
+    base = self.base()
+    for key, values in self.sweep().items():
+        require(len(set(values)) == len(values), key, f"has duplicate values {list(values)}")
+        for value in values:
+            base.replace(**{key: value})  # validated at construction
+    return self
+
+
+#: The CLI form of a polynomial-task sweep, derived from :class:`PolyConfig` (one declaration): its fields
+#: (swept ones as lists, ``seed`` replaced by ``seeds``) plus the options of the sweep.
+Config = dataclasses.make_dataclass(
+    "Config", [_cli_field(f) for f in dataclasses.fields(PolyConfig) if f.name != "seed"] + _SWEEP_OPTIONS,
+    frozen=True, namespace={"base": _base, "sweep": _sweep, "validate": _validate,
+                            "__doc__": "PolyConfig fields (swept ones as lists) plus the sweep's options."})
 
 
 def run(config: Config, quiet: bool = False) -> xr.Dataset:
     """Run the sweep and attach a printed summary (grokking delay per configuration)."""
+    from grokjax._metrics import grokking_summary
+    from grokjax._sweep import run_sweep
+
     if config.distributed or config.coordinator_address:
         from grokjax.distributed import initialize
 
@@ -103,13 +92,28 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     for name in summary.data_vars:
         ds[f"grok_{name}"] = summary[name]
     lines = [f"engine: {ds.attrs['engine']}, wall time {ds.attrs['wall_seconds']:.1f} s, "
-             f"diverged: {ds.attrs['n_diverged']}"]
-    final_test = ds["test_loss"].isel(step=-1).values.ravel()
-    final_lazy = ds["lazy_test_loss"].isel(step=-1).values.ravel()
-    delays = summary["delay"].values.ravel()
-    lines.append(f"final test loss: {np.array2string(final_test, precision=4)}; lazy model: "
-                 f"{np.array2string(final_lazy, precision=4)}; kernel regression: "
-                 f"{np.array2string(ds['kr_test_loss'].values.ravel(), precision=4)}")
-    lines.append(f"grokking delay (test - train first below {config.threshold}): {delays}")
+             f"diverged: {ds.attrs['n_diverged']}", summary_table(ds, summary, config.threshold)]
     ds.attrs["summary"] = "\n".join(lines)
     return ds
+
+
+def summary_table(ds: xr.Dataset, summary: xr.Dataset, threshold: float) -> str:
+    """One labelled row per configuration: its swept values and seed, final losses, grokking times."""
+    import numpy as np
+
+    final = ds.isel(step=-1)
+    dims = [d for d in final["test_loss"].dims]
+    labels = [d for d in dims if d != "config"] + [c for c in ds.coords if c not in ds.dims and c != "step"]
+    columns = {"test": final["test_loss"], "lazy test": final["lazy_test_loss"], "kernel regr.": ds["kr_test_loss"],
+               f"t_train(<{threshold:g})": summary["t_train"], f"t_test(<{threshold:g})": summary["t_test"],
+               "delay": summary["delay"]}
+    header = labels + list(columns)
+    rows = []
+    for index in np.ndindex(*final["test_loss"].shape):
+        at = dict(zip(dims, index))
+        row = [f"{float(ds[c].isel({k: v for k, v in at.items() if k in ds[c].dims}).values):g}" for c in labels]
+        row += [f"{float(v.isel(at).values):.4g}" for v in columns.values()]
+        rows.append(row)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header)] + [fmt.format(*r) for r in rows])

@@ -1,6 +1,6 @@
 """``grokjax reproduce``: run every figure at one size and write one claims table.
 
-Each figure module ``experiments/fig_*.py`` is imported on its own; a module that fails to import, a figure that
+Each figure module registered under the ``grokjax.figures`` entry-point group is imported on its own; a module that fails to import, a figure that
 raises, or an unknown name in ``only`` becomes an ERROR row and the run goes on. The table (figure, claim,
 measured numbers, verdict, wall time) is printed and written atomically to ``<out_dir>/CLAIMS.md`` after every
 figure, so an interrupted run still leaves the rows it finished. Rows are also kept in ``CLAIMS.json``: re-running
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import pkgutil
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -30,21 +29,20 @@ class Row:
 
 
 def discover() -> tuple[dict[str, Callable], list[Row]]:
-    """Map figure name -> make_figure of its module; modules that fail to import become ERROR rows."""
-    import experiments
+    """Map figure name -> a maker ``(name, size, out_dir, quiet) -> ClaimCheck``; modules that fail to import
+    become ERROR rows."""
+    from grokjax.figures import figure_modules, make_figure
 
     makers: dict[str, Callable] = {}
     errors: list[Row] = []
-    for info in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda m: m.name):
-        if not info.name.startswith("fig_"):
-            continue
+    for module_name in figure_modules():
         try:
-            module = importlib.import_module(f"experiments.{info.name}")
+            module = importlib.import_module(module_name)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            errors.append(Row(f"({info.name})", "module import", f"{type(exc).__name__}: {exc}", "ERROR", 0.0))
+            errors.append(Row(f"({module_name})", "module import", f"{type(exc).__name__}: {exc}", "ERROR", 0.0))
             continue
         for name in getattr(module, "FIGURES", {}):
-            makers[name] = module.make_figure
+            makers[name] = lambda n, size, out_dir, quiet=False: make_figure(n, size, out_dir, quiet=quiet)[0]
     return makers, errors
 
 
@@ -54,9 +52,9 @@ def _cell(text: str, limit: int = 600) -> str:
 
 
 def _numbers(check) -> str:
-    from experiments._figure import _fmt
+    from grokjax.figures import format_number
 
-    return "; ".join(f"{k}={_fmt(v)}" for k, v in check.numbers.items())
+    return "; ".join(f"{k}={format_number(v)}" for k, v in check.numbers.items())
 
 
 def render(rows: Sequence[Row], size: str) -> str:

@@ -1,0 +1,126 @@
+"""Figure registry and the figure command: run -> dataset -> judge -> plot (protocol: ``experiments/__init__.py``).
+
+Figure modules are found through the ``grokjax.figures`` entry-point group (pyproject.toml), so this package
+never imports them by name. This module imports neither JAX nor matplotlib until a figure is made.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import io
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from grokjax._errors import ConfigError
+
+SIZES = ("tiny", "small", "paper")
+FIGURE_GROUP = "grokjax.figures"
+COMMAND_GROUP = "grokjax.commands"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimCheck:
+    """The paper's claim for one figure and whether this run shows it.
+
+    ``numbers`` holds the measured quantities the verdict is based on; ``details`` says how they were judged.
+    """
+
+    figure: str
+    claim: str
+    holds: bool
+    numbers: dict[str, Any]
+    details: str = ""
+
+    def report(self) -> str:
+        verdict = "HOLDS" if self.holds else "DOES NOT HOLD"
+        nums = ", ".join(f"{k}={format_number(v)}" for k, v in self.numbers.items())
+        text = f"[{self.figure}] claim: {self.claim}\n[{self.figure}] {verdict}: {nums}"
+        if self.details:
+            text += f"\n[{self.figure}] {self.details}"
+        return text
+
+
+def format_number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_number(v) for v in value) + "]"
+    return str(value)
+
+
+def figure_modules() -> list[str]:
+    """Module names registered under the ``grokjax.figures`` entry-point group, in name order."""
+    return sorted({ep.value for ep in entry_points(group=FIGURE_GROUP)})
+
+
+def command(name: str):
+    """The function registered as ``name`` under ``grokjax.commands`` (e.g. ``compare-dmft``), or ``None``."""
+    for ep in entry_points(group=COMMAND_GROUP):
+        if ep.name == name:
+            return ep.load()
+    return None
+
+
+def available_figures() -> dict[str, str]:
+    """All figure names, sorted, with their one-line descriptions."""
+    out: dict[str, str] = {}
+    for module_name in figure_modules():
+        out.update(getattr(importlib.import_module(module_name), "FIGURES", {}))
+    return dict(sorted(out.items()))
+
+
+def find_module(name: str):
+    """The module that draws figure ``name`` (ConfigError naming 'figure' if none does)."""
+    for module_name in figure_modules():
+        module = importlib.import_module(module_name)
+        if name in getattr(module, "FIGURES", {}):
+            return module
+    raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(available_figures())})")
+
+
+def save_figure(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
+    """Save a matplotlib figure as PNG and PDF (atomically) into ``out_dir``; returns the paths."""
+    from grokjax.store import atomic_write_bytes
+
+    out_dir = Path(out_dir)
+    paths = []
+    for ext in ("png", "pdf"):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=ext, dpi=150, bbox_inches="tight")
+        path = out_dir / f"{name}.{ext}"
+        atomic_write_bytes(path, buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
+                from_path: str | Path | None = None) -> tuple[ClaimCheck, list[Path]]:
+    """Run (or, with ``from_path``, load), save, judge and plot figure ``name``; returns the check and the
+    files written. A module with only the older ``make_figure`` is called as it is (no ``from_path``)."""
+    module = find_module(name)
+    out_dir = Path(out_dir)
+    protocol = all(hasattr(module, f) for f in ("run", "judge", "plot"))
+    if from_path is not None and not protocol:
+        raise ConfigError("from", f"figure {name!r} cannot be re-judged from a dataset yet (its module "
+                          f"{module.__name__} computes, plots and judges in one make_figure)")
+    if not protocol:
+        data = out_dir / "data" / f"{name}.nc"
+        check = module.make_figure(name, size, out_dir, quiet=quiet)
+        return check, [p for p in (out_dir / f"{name}.png", out_dir / f"{name}.pdf", data) if p.exists()]
+    from grokjax.store import load_dataset, save_dataset
+
+    written = []
+    if from_path is None:
+        ds = module.run(name, size, quiet=quiet)
+        path = save_dataset(ds, out_dir / "data" / f"{name}.nc", figure=name, overwrite=True)
+        written.append(path)
+        from_path = path
+    ds = load_dataset(from_path)  # judged and plotted from the file, so --from gives the same verdict
+    check = module.judge(name, ds)
+    fig = module.plot(name, ds)
+    written = save_figure(fig, out_dir, name) + written
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return check, written
