@@ -50,7 +50,7 @@ REGIMES = ("immediate", "grokking", "never")
 
 
 def _save(ds, out_dir, name, config=None, **attrs):
-    save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name, **attrs)
+    save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name, overwrite=True, **attrs)
 
 
 def _first_below(steps, curve, threshold):

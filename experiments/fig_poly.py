@@ -39,7 +39,8 @@ _PHASE = {
 
 
 def _save(ds, out_dir, name, config):
-    save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name)
+    # the figure command regenerates its own dataset, as it does its PNG/PDF
+    save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name, overwrite=True)
 
 
 # ----------------------------------------------------------------------------------------------- Fig 1

@@ -612,7 +612,7 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False) 
                     holds=int(check.holds), numbers=check.numbers,
                     summaries="\n".join(str(r.attrs.get("summary", "")) for r in runs.values()))
     config = {k: dataclasses.asdict(getattr(c, "resolved", lambda: c)()) for k, c in configs.items()}
-    save_dataset(ds, out_dir / "data" / f"{name}.nc", config=config)
+    save_dataset(ds, out_dir / "data" / f"{name}.nc", config=config, overwrite=True)  # regenerated with the figure
     numbers = dict(check.numbers)
     numbers["wall_s"] = round(wall, 1)
     check = dataclasses.replace(check, numbers=numbers, details=(check.details + f"; size={size}: {note}"))

@@ -1,23 +1,120 @@
 """Labelled result datasets: one ``xarray.Dataset`` per sweep, saved atomically as netCDF (HDF5).
 
-Every saved dataset carries, as attributes, the full configuration (JSON), the package versions and the
-device it ran on, so a result file explains itself. Files are written to a temporary name in the same
+Every saved dataset carries, as attributes, the full configuration (JSON), the conventions, the engine, the
+package versions and the device it ran on, and every variable its ``long_name``, ``units`` and ``description``
+(:mod:`grokjax._metadata`), so a result file explains itself. Files are written to a temporary name in the same
 folder and moved into place with ``os.replace`` (atomic on POSIX): a killed run never leaves a half file.
+
+Safe writes: an existing output is refused unless ``overwrite=True``; :func:`check_writable` finds a path that
+cannot be written before any compute; an exclusive file lock (``filelock``) next to the output
+(``.NAME.lock``) or inside a checkpoint folder (``.lock``) makes a second concurrent writer fail at once with
+:class:`ConcurrentWriteError` instead of racing the first.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import platform
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["save_dataset", "load_dataset", "provenance", "config_to_json", "atomic_write_bytes"]
+from grokjax._errors import ConfigError
+from grokjax._metadata import annotate
+
+__all__ = ["save_dataset", "load_dataset", "provenance", "config_to_json", "atomic_write_bytes", "check_writable",
+           "output_lock", "folder_lock", "ConcurrentWriteError"]
+
+
+class ConcurrentWriteError(ConfigError):
+    """Another process holds the lock of this output file or checkpoint folder."""
+
+
+def check_writable(path: str | Path, field: str = "out", *, overwrite: bool = False, directory: bool = False) -> Path:
+    """Raise :class:`ConfigError` naming ``field`` unless ``path`` can be written; touches nothing.
+
+    Refused: ``path`` is a folder (or, with ``directory=True``, a file), exists and ``overwrite`` is false
+    (files only), an ancestor is a file, or the nearest existing ancestor is not a writable folder (missing
+    folders below it are created on write).
+    """
+    path = Path(path)
+    if directory:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(field, f"{path} is a file, not a folder")
+    elif path.is_dir():
+        raise ConfigError(field, f"{path} is a folder; give a file name")
+    elif path.exists() and not overwrite:
+        raise ConfigError(field, f"{path} already exists; pass overwrite (--overwrite) to replace it")
+    parent = path if directory and path.exists() else path.parent
+    while not parent.exists():
+        if parent.is_symlink():  # dangling link
+            raise ConfigError(field, f"{parent} is a broken symbolic link")
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(field, f"cannot write {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(field, f"cannot write {path}: folder {parent} is not writable")
+    return path
+
+
+_HELD: dict[str, list] = {}  # lock path -> [FileLock, depth] for the locks this process holds
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path, field: str, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (re-entrant within this process), or fail at once.
+
+    The lock file is removed while still held, just before release, so none is left behind; a process that
+    opened it meanwhile finds the unlinked inode and does not take the lock (filelock checks st_nlink).
+    """
+    from filelock import FileLock, Timeout
+
+    key = str(lock_path.resolve())
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield
+        finally:
+            _HELD[key][1] -= 1
+        return
+    lock = FileLock(key, timeout=0, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ConcurrentWriteError(field, f"another process is writing {what} (lock {lock_path} is held); "
+                                   "wait for it or choose another path") from None
+    _HELD[key] = [lock, 1]
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(key)
+        lock.release()
+
+
+@contextlib.contextmanager
+def output_lock(path: str | Path, field: str = "out") -> Iterator[Path]:
+    """Exclusive lock on the output ``path`` (file ``.NAME.lock`` beside it) for a whole run: hold it from
+    before the compute until the file is saved, so a second writer of the same output is refused up front."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(path.parent / f".{path.name}.lock", field, str(path)):
+        yield path
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, field: str = "checkpoint_dir") -> Iterator[Path]:
+    """Exclusive lock on a checkpoint ``folder`` (file ``.lock`` inside it), so two runs never share one."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder / ".lock", field, f"checkpoints into {folder}"):
+        yield folder
 
 
 def _jsonable(value: Any) -> Any:
@@ -81,29 +178,51 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
-def save_dataset(ds: xr.Dataset, path: str | Path, config: Any = None, **extra_attrs: Any) -> Path:
-    """Save ``ds`` atomically to ``path`` (netCDF via h5netcdf) with config and provenance attributes."""
-    path = Path(path)
-    ds = ds.copy()
+def _engine(ds: xr.Dataset, config: Any) -> str:
+    if "engine" in ds.attrs:
+        return str(ds.attrs["engine"])
+    from grokjax._config import PolyConfig, choose_engine
+
+    if isinstance(config, PolyConfig):
+        return choose_engine(config)
+    return "weights (parameter-space training)" if "task" in ds.attrs else "not recorded"
+
+
+def save_dataset(ds: xr.Dataset, path: str | Path, config: Any = None, *, overwrite: bool = False,
+                 **extra_attrs: Any) -> Path:
+    """Save ``ds`` atomically to ``path`` (netCDF via h5netcdf) with config and provenance attributes.
+
+    Every variable gets long_name / units / description (:func:`grokjax._metadata.annotate`); ``ds.attrs``
+    gets ``conventions``, ``engine``, versions and device. An existing ``path`` is refused
+    (:class:`ConfigError` on field ``out``) unless ``overwrite``; a concurrent writer of the same path is
+    refused (:class:`ConcurrentWriteError`).
+    """
+    path = check_writable(path, "out", overwrite=overwrite)
+    ds = annotate(ds, task=extra_attrs.get("task"), figure=extra_attrs.get("figure"))
     attrs = dict(ds.attrs)
     if config is not None:
         attrs["config"] = config_to_json(config)
+        convention = getattr(config, "convention", None)
+        if convention is not None:
+            attrs.setdefault("data_convention", str(convention))
+    attrs["engine"] = _engine(ds, config)
     attrs.update(provenance())
     for key, value in extra_attrs.items():
         attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(_jsonable(value))
     ds.attrs = {k: (json.dumps(_jsonable(v)) if isinstance(v, (dict, list, tuple, bool)) else v)
                 for k, v in attrs.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with output_lock(path):
+        check_writable(path, "out", overwrite=overwrite)  # again under the lock: another writer may have won
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            ds.to_netcdf(tmp, engine="h5netcdf")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
     return path
 
 

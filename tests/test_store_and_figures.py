@@ -11,19 +11,19 @@ from experiments import available_figures, find_figure
 
 
 def test_dataset_round_trip_keeps_config_and_provenance(tmp_path):
-    ds = xr.Dataset({"loss": (("alpha", "step"), np.arange(6.0).reshape(2, 3))},
+    ds = xr.Dataset({"train_loss": (("alpha", "step"), np.arange(6.0).reshape(2, 3))},
                     coords={"alpha": [0.5, 1.0], "step": [0, 1, 10]})
     cfg = gj.PolyConfig(D=7)
     path = gj.save_dataset(ds, tmp_path / "sub" / "r.nc", config=cfg)
     back = gj.load_dataset(path)
-    xr.testing.assert_equal(back[["loss"]], ds)
+    xr.testing.assert_equal(back[["train_loss"]], ds)
     assert back.attrs["config"]["D"] == 7 and "version_jax" in back.attrs and "device" in back.attrs
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["r.nc"]  # no temporary file left behind
 
 
 def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
     path = tmp_path / "r.nc"
-    ds = xr.Dataset({"x": ("i", np.arange(3.0))})
+    ds = xr.Dataset({"train_loss": ("step", np.arange(3.0))})
     gj.save_dataset(ds, path)
 
     def boom(*args, **kwargs):
@@ -31,8 +31,8 @@ def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
     with pytest.raises(OSError):
-        gj.save_dataset(ds * 2, path)
-    np.testing.assert_array_equal(gj.load_dataset(path)["x"].values, np.arange(3.0))
+        gj.save_dataset(ds * 2, path, overwrite=True)
+    np.testing.assert_array_equal(gj.load_dataset(path)["train_loss"].values, np.arange(3.0))
     assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
 
 
