@@ -9,7 +9,8 @@ Resolution is that of the logging schedule.
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
+
+from grokjax._errors import require
 
 
 def first_below(steps, curve, threshold) -> np.ndarray:
@@ -23,6 +24,8 @@ def first_below(steps, curve, threshold) -> np.ndarray:
 
 def grokking_metrics(steps, train, test, threshold: float, relative: bool = False) -> dict[str, np.ndarray]:
     """Train/test threshold-crossing steps, their delay (test - train) and the test-loss bump height."""
+    require(isinstance(threshold, (int, float, np.floating)) and not isinstance(threshold, bool)
+            and np.isfinite(threshold) and threshold > 0, "threshold", f"must be a finite number > 0, got {threshold!r}")
     train, test = np.asarray(train, float), np.asarray(test, float)
     if relative:
         train = train / train[..., :1]
@@ -33,9 +36,11 @@ def grokking_metrics(steps, train, test, threshold: float, relative: bool = Fals
             "bump": np.nanmax(test, axis=-1) - test[..., 0]}
 
 
-def grokking_summary(ds: xr.Dataset, threshold: float, relative: bool = False,
-                     train: str = "train_loss", test: str = "test_loss") -> xr.Dataset:
+def grokking_summary(ds, threshold: float, relative: bool = False,
+                     train: str = "train_loss", test: str = "test_loss"):
     """:func:`grokking_metrics` of a sweep dataset, as a dataset over its non-step dims."""
+    import xarray as xr
+
     dims = [d for d in ds[train].dims if d != "step"]
     values = grokking_metrics(ds["step"].values, ds[train].values, ds[test].values, threshold, relative)
     coords = {d: ds[d] for d in dims}

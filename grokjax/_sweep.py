@@ -39,6 +39,7 @@ class SweepTooLarge(ConfigError):
 
 def sweep_points(sweep: Mapping[str, Sequence[float]], mode: str = "product") -> list[dict[str, float]]:
     """The list of swept-scalar assignments, in C order of the sweep's fields."""
+    require(mode in ("product", "zip"), "mode", f"must be 'product' or 'zip', got {mode!r}")
     require(isinstance(sweep, Mapping), "sweep", f"must be a mapping {{field: [values]}}, got {sweep!r}")
     keys = list(sweep)
     for key in keys:

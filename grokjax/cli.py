@@ -72,6 +72,7 @@ def _cmd_run(argv: list[str]) -> int:
 
     from grokjax.store import output_lock, save_dataset
 
+    missing = [d for d in (args.out.parent, *args.out.parent.parents) if not d.exists()]  # removed if refused
     try:
         with output_lock(args.out):
             ds = module.run(config, quiet=args.quiet)
@@ -80,6 +81,11 @@ def _cmd_run(argv: list[str]) -> int:
             resolved = config.resolved() if hasattr(config, "resolved") else config  # presets filled in
             path = save_dataset(ds, args.out, config=resolved, task=name, overwrite=args.overwrite)
     except ConfigError as exc:  # refused before compute (e.g. a sweep that cannot fit in memory)
+        for folder in missing:  # deepest first: leave nothing behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         return _fail(str(exc))
     summary = ds.attrs.get("summary")
     if summary:

@@ -1,6 +1,6 @@
 """Polynomial regression with the two-layer committee machine (the paper's toy model).
 
-``grokjax run poly --alpha 0.5 1 2 --eps 0.02 --seeds 0 1 ...``: every field of :class:`grokjax.PolyConfig` is
+``grokjax run poly --alpha 0.5 1 2 --eps 0.02 --seeds 0 1 ...``: every field of grokjax.PolyConfig is
 a flag; the swept scalars (alpha, eps, eta0, init_scale, momentum, weight_decay) take several values and are
 combined as a product (``--mode zip`` pairs them element-wise); all configurations run in one compiled,
 vmapped program. Step size eta = eta0 N / alpha^2 on the plain MSE (no 1/2); centred predictor f - f0.
@@ -59,6 +59,9 @@ def _validate(self) -> "Config":
     require(self.chunk_size >= 0, "chunk_size", "must be >= 0")
     require(math.isfinite(self.memory_limit_gb) and self.memory_limit_gb >= 0, "memory_limit_gb",
             "must be a finite number >= 0")
+    if self.mode == "zip":
+        lengths = {len(v) for v in self.sweep().values()}
+        require(len(lengths) <= 1, "sweep", f"zip mode needs equally long value lists, got lengths {lengths}")
     base = self.base()
     for key, values in self.sweep().items():
         require(len(set(values)) == len(values), key, f"has duplicate values {list(values)}")
