@@ -26,7 +26,7 @@ import xarray as xr
 
 from experiments._figure import ClaimCheck, save_figure
 from experiments._plotting import close, colors, loss_curves, new_figure
-from grokjax import PolyConfig, PolyData, Scalars, init_params, make_data, run_sweep, save_dataset, simulate_from
+from grokjax import first_below, PolyConfig, PolyData, Scalars, init_params, make_data, run_sweep, save_dataset, simulate_from
 from grokjax._general import (GeneralData, GeneralScalars, GeneralSpec, aligned_interpolation_init,
                               eigenvector_labels, make_general_data, run_general)
 from grokjax._kernels import kernel_alignment, ntk_closed_form
@@ -51,11 +51,6 @@ REGIMES = ("immediate", "grokking", "never")
 
 def _save(ds, out_dir, name, config=None, **attrs):
     save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name, overwrite=True, **attrs)
-
-
-def _first_below(steps, curve, threshold):
-    below = np.asarray(curve) < threshold
-    return float(np.asarray(steps)[np.argmax(below)]) if below.any() else float("nan")
 
 
 def classify(steps, train, test) -> str:
@@ -451,7 +446,7 @@ def app8_4_2(size, out_dir, quiet):
         drop = np.argmax(row < 0.5 * row[0]) if np.any(row < 0.5 * row[0]) else len(row) - 1
         i_lo, i_pk = _largest_rise(row[: max(drop, 2)])
         bumps.append(float((row[i_pk] - row[i_lo]) / row[0]))
-    t_half = [_first_below(steps, row, 0.5 * row[0]) for row in te]
+    t_half = [first_below(steps, row, 0.5 * row[0]) for row in te]
     b0 = bumps[0]
     later = [b for lam, b in zip(LAMBDAS, bumps) if lam >= 0.2]
     holds = bool(b0 > 0.01 and all(b < 0.25 * b0 for b in later))
@@ -504,7 +499,7 @@ def app14(size, out_dir, quiet):
     ds = xr.Dataset({"train_loss": (("alpha", "wd", "step"), train), "test_loss": (("alpha", "wd", "step"), test),
                      "weight_norm": (("alpha", "wd", "step"), norm)},
                     coords={"alpha": list(alphas), "wd": list(wds), "step": steps})
-    t_gen = np.array([[_first_below(steps, test[i, j], WD_THRESHOLD * test[i, j, 0]) for j in range(len(wds))]
+    t_gen = np.array([[first_below(steps, test[i, j], WD_THRESHOLD * test[i, j, 0]) for j in range(len(wds))]
                       for i in range(len(alphas))])
     ds["t_generalise"] = (("alpha", "wd"), t_gen)
     _save(ds, out_dir, "app14", spec, D=D, N=N, P=P, eps=WD_EPS, eta0=WD_ETA0,
@@ -583,7 +578,7 @@ def app15a(size, out_dir, quiet):
         ax.set_title(f"{'GD' if mu == 0 else f'momentum {mu}'}: D={cfg.D}, N={cfg.N}, P={cfg.P}", fontsize=9)
         te, tr, lz = sel["test_loss"].values, sel["train_loss"].values, sel["lazy_test_loss"].values
         res[mu] = dict(bump=float(te.max() / te[0]), final=float(te[-1] / te[0]), lazy_final=float(lz[-1] / te[0]),
-                       t_half=_first_below(steps, te, 0.5 * te[0]), regime=classify(steps, tr, te))
+                       t_half=first_below(steps, te, 0.5 * te[0]), regime=classify(steps, tr, te))
     axes[0].legend(fontsize=7)
     save_figure(fig, out_dir, "app15a")
     close(fig)
@@ -743,8 +738,8 @@ def app17(size, out_dir, quiet):
     close(fig)
 
     def acc_ratio(tr, te):
-        t1 = _first_below(steps, -tr, -ACC_LEVEL)
-        t2 = _first_below(steps, -te, -ACC_LEVEL)
+        t1 = first_below(steps, -tr, -ACC_LEVEL)
+        t2 = first_below(steps, -te, -ACC_LEVEL)
         if np.isnan(t1):
             return float("nan")
         return float("inf") if np.isnan(t2) else t2 / max(t1, 1.0)
@@ -760,8 +755,8 @@ def app17(size, out_dir, quiet):
         dependent |= bool(r.size >= 2 and r.max() >= 2.0 and r.max() >= 2.0 * r.min())
     loss_ratio = []
     for i in range(n):
-        t1 = _first_below(steps, out["train_loss"][i], 0.1 * out["train_loss"][i][0])
-        t2 = _first_below(steps, out["test_loss"][i], 0.1 * out["test_loss"][i][0])
+        t1 = first_below(steps, out["train_loss"][i], 0.1 * out["train_loss"][i][0])
+        t2 = first_below(steps, out["test_loss"][i], 0.1 * out["test_loss"][i][0])
         loss_ratio.append(float(t2 / max(t1, 1.0)) if np.isfinite(t1) and np.isfinite(t2) else float("inf"))
     holds = bool(calm and dependent)
     numbers = {"alpha": list(ACC_ALPHAS), "loss regime": loss_regime,

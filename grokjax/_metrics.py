@@ -13,13 +13,26 @@ import numpy as np
 from grokjax._errors import require
 
 
-def first_below(steps, curve, threshold) -> np.ndarray:
-    """First step where ``curve`` (last axis = time) drops below ``threshold``; NaN where it never does."""
+def first_crossing(steps, curve, threshold, *, below: bool = True, inclusive: bool = False):
+    """First logged step where ``curve`` (last axis = time) crosses ``threshold``: ``curve < threshold``
+    (``below``; ``<=`` when ``inclusive``) or ``curve > threshold`` (``>=`` when ``inclusive``); NaN where it
+    never does (NaN values never cross). The one threshold-crossing rule of the package (simulator, tasks,
+    figures); a float for a 1-D curve, else an array over the leading axes."""
     curve = np.asarray(curve, dtype=float)
-    below = np.nan_to_num(curve, nan=np.inf) < threshold
-    idx = np.argmax(below, axis=-1)
-    hit = np.take_along_axis(below, idx[..., None], axis=-1)[..., 0]
-    return np.where(hit, np.asarray(steps, dtype=float)[idx], np.nan)
+    if below:
+        c = np.nan_to_num(curve, nan=np.inf)
+        hit = c <= threshold if inclusive else c < threshold
+    else:
+        c = np.nan_to_num(curve, nan=-np.inf)
+        hit = c >= threshold if inclusive else c > threshold
+    idx = np.argmax(hit, axis=-1)
+    found = np.take_along_axis(hit, idx[..., None], axis=-1)[..., 0]
+    return np.where(found, np.asarray(steps, dtype=float)[idx], np.nan)[()]
+
+
+def first_below(steps, curve, threshold):
+    """First step where ``curve`` drops strictly below ``threshold`` (:func:`first_crossing`)."""
+    return first_crossing(steps, curve, threshold)
 
 
 def grokking_metrics(steps, train, test, threshold: float, relative: bool = False) -> dict[str, np.ndarray]:

@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from grokjax._metrics import first_crossing
+
 
 # --------------------------------------------------------------------------------------------------- schedule
 def log_schedule(n_steps: int, n_points: int) -> np.ndarray:
@@ -104,14 +106,12 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 def first_step_above(curve: np.ndarray, steps: np.ndarray, threshold: float) -> float:
     """First logged step at which ``curve >= threshold`` (``nan`` if never). ``curve`` is 1-D."""
-    curve = np.asarray(curve)
-    hit = np.nonzero(curve >= threshold)[0]
-    return float(steps[hit[0]]) if hit.size else float("nan")
+    return float(first_crossing(steps, curve, threshold, below=False, inclusive=True))
 
 
 def first_step_below(curve: np.ndarray, steps: np.ndarray, threshold: float) -> float:
     """First logged step at which ``curve <= threshold`` (``nan`` if never)."""
-    return first_step_above(-np.asarray(curve), steps, -threshold)
+    return float(first_crossing(steps, curve, threshold, below=True, inclusive=True))
 
 
 def grok_delay(train_acc: np.ndarray, test_acc: np.ndarray, steps: np.ndarray,
@@ -129,18 +129,9 @@ def grok_delay(train_acc: np.ndarray, test_acc: np.ndarray, steps: np.ndarray,
 def delays_along(ds_train: np.ndarray, ds_test: np.ndarray, steps: np.ndarray, threshold: float,
                  below: bool = False) -> np.ndarray:
     """Vectorised :func:`grok_delay` over leading axes: returns an array ``[..., 3]`` of (t_train, t_test, delay)."""
-    a = np.asarray(ds_train)
-    b = np.asarray(ds_test)
-    out = np.full(a.shape[:-1] + (3,), np.nan)
-    for idx in np.ndindex(*a.shape[:-1]):
-        if below:
-            tt = first_step_below(a[idx], steps, threshold)
-            te = first_step_below(b[idx], steps, threshold)
-        else:
-            tt = first_step_above(a[idx], steps, threshold)
-            te = first_step_above(b[idx], steps, threshold)
-        out[idx] = (tt, te, te - tt)
-    return out
+    tt = np.asarray(first_crossing(steps, ds_train, threshold, below=below, inclusive=True))
+    te = np.asarray(first_crossing(steps, ds_test, threshold, below=below, inclusive=True))
+    return np.stack([tt, te, te - tt], axis=-1)
 
 
 def fmt_steps(value: float) -> str:
