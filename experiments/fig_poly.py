@@ -5,6 +5,7 @@ ratios (P/D, N/D) at a smaller D so that it runs in minutes on 2 CPU cores; ``ti
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -129,12 +130,21 @@ def _half_drop_delay(ds):
     return t_train, t_test, t_test - t_train
 
 
-def _sweep_figure(name, size, out_dir, quiet, field, values, fixed, claim_dir):
+_SWEEPS = {"fig3a": ("alpha", [2.0**k for k in range(-2, 4)], dict(eps=0.25), +1),
+           "fig3b": ("eps", [2.0**k for k in range(-3, 2)], dict(alpha=1.0), -1)}
+
+
+def _run_sweep_figure(name, size, quiet):
+    field, values, fixed, claim_dir = _SWEEPS[name]
     cfg = PolyConfig(convention="B", eta0=0.5, centered=True, **fixed, **_FIG3[size])
     ds = run_sweep(cfg, {field: values}, quiet=quiet).isel(seed=0)
-    _save(ds, out_dir, name, cfg)
-    t_train, t_test, delay = _half_drop_delay(ds)
-    ratio = ds["test_loss"].values.min(-1) / ds["test_loss"].values[:, 1]
+    ds.attrs.update(config=dataclasses.asdict(cfg), sweep_field=field)
+    return ds
+
+
+def _plot_sweep_figure(name, ds):
+    field = _SWEEPS[name][0]
+    values = ds[field].values
     fig, (ax,) = new_figure(1, 5.6, 4.0)
     for value, color in zip(values, colors(len(values))):
         sel = ds.sel({field: value})
@@ -144,8 +154,14 @@ def _sweep_figure(name, size, out_dir, quiet, field, values, fixed, claim_dir):
     ax.set_yscale("log")
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(f"{name}: {field} sweep (train dashed, test solid)")
-    save_figure(fig, out_dir, name)
-    close(fig)
+    return fig
+
+
+def _judge_sweep_figure(name, ds):
+    field, _, _, claim_dir = _SWEEPS[name]
+    values = [float(v) for v in ds[field].values]
+    t_train, t_test, delay = _half_drop_delay(ds)
+    ratio = ds["test_loss"].values.min(-1) / ds["test_loss"].values[:, 1]
     d = np.asarray(delay, float)
     if claim_dir > 0:
         holds = bool(np.all(np.diff(d) >= 0) and d[-1] > d[0])
@@ -160,15 +176,6 @@ def _sweep_figure(name, size, out_dir, quiet, field, values, fixed, claim_dir):
                       "delay = step where the test loss has made half of its descent minus the same for the "
                       "train loss (see _half_drop_delay)")
 
-
-def fig3a(size, out_dir, quiet):
-    return _sweep_figure("fig3a", size, out_dir, quiet, "alpha", [2.0**k for k in range(-2, 4)],
-                         dict(eps=0.25), +1)
-
-
-def fig3b(size, out_dir, quiet):
-    return _sweep_figure("fig3b", size, out_dir, quiet, "eps", [2.0**k for k in range(-3, 2)],
-                         dict(alpha=1.0), -1)
 
 
 # ----------------------------------------------------------------------------------------------- phase
@@ -261,7 +268,22 @@ def fig6(size, out_dir, quiet):
                       "sigma sweep does (exact invariance is broken by the linear part of phi, which scales as 1/sigma)")
 
 
-_MAKERS = {"fig1": fig1, "fig3a": fig3a, "fig3b": fig3b, "phase": phase, "fig6": fig6}
+_MAKERS = {"fig1": fig1, "phase": phase, "fig6": fig6}  # not yet split into run / judge / plot
+#: figures that follow the run -> dataset -> judge -> plot protocol (experiments/__init__.py)
+DATASET_FIGURES = {"fig3a": (_run_sweep_figure, _judge_sweep_figure, _plot_sweep_figure),
+                   "fig3b": (_run_sweep_figure, _judge_sweep_figure, _plot_sweep_figure)}
+
+
+def run(name, size, quiet=False):
+    return DATASET_FIGURES[name][0](name, size, quiet)
+
+
+def judge(name, ds) -> ClaimCheck:
+    return DATASET_FIGURES[name][1](name, ds)
+
+
+def plot(name, ds):
+    return DATASET_FIGURES[name][2](name, ds)
 
 
 def make_figure(name: str, size: str, out_dir, quiet: bool = False) -> ClaimCheck:

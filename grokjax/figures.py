@@ -100,7 +100,8 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
     files written. A module with only the older ``make_figure`` is called as it is (no ``from_path``)."""
     module = find_module(name)
     out_dir = Path(out_dir)
-    protocol = all(hasattr(module, f) for f in ("run", "judge", "plot"))
+    protocol = (all(hasattr(module, f) for f in ("run", "judge", "plot"))
+                and name in getattr(module, "DATASET_FIGURES", module.FIGURES))  # a module may convert some only
     if from_path is not None and not protocol:
         raise ConfigError("from", f"figure {name!r} cannot be re-judged from a dataset yet (its module "
                           f"{module.__name__} computes, plots and judges in one make_figure)")
