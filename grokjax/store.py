@@ -160,22 +160,29 @@ def provenance() -> dict[str, str]:
     return out
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
+@contextlib.contextmanager
+def _atomic_target(path: Path) -> Iterator[str]:
+    """A temporary file name in ``path``'s folder to write to; renamed onto ``path`` if the block succeeds,
+    removed if it fails (so a killed or failed write never leaves a half file at ``path``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    with _atomic_target(Path(path)) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _engine(ds: xr.Dataset, config: Any) -> str:
@@ -213,16 +220,8 @@ def save_dataset(ds: xr.Dataset, path: str | Path, config: Any = None, *, overwr
                 for k, v in attrs.items()}
     with output_lock(path):
         check_writable(path, "out", overwrite=overwrite)  # again under the lock: another writer may have won
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with _atomic_target(path) as tmp:
             ds.to_netcdf(tmp, engine="h5netcdf")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
     return path
 
 
