@@ -138,7 +138,8 @@ def config_from_arguments(config_cls: type, args: argparse.Namespace) -> Any:
             if not seq:
                 raise ConfigError(name, "needs at least one value")
             values[name] = tuple(_coerce(name, tp, v) for v in seq)
-            if len(set(values[name])) != len(seq):
+            zipped = values.get("mode") == "zip" and "seed" not in name  # zip pairs lists element-wise
+            if not zipped and len(set(values[name])) != len(seq):
                 raise ConfigError(name, f"has duplicate values {list(seq)}")
         elif value is not None or tp not in (int, float, str, bool):
             values[name] = _coerce(name, tp, value)

@@ -48,7 +48,8 @@ def sweep_points(sweep: Mapping[str, Sequence[float]], mode: str = "product") ->
         require(isinstance(values, (list, tuple)) or (isinstance(values, np.ndarray) and values.ndim == 1), key,
                 f"a swept field takes a list of values, got {values!r}")
         require(len(values) >= 1, key, "needs at least one value")
-        require(len(set(map(repr, values))) == len(values), key, f"has duplicate values {list(values)}")
+        if mode == "product":
+            require(len(set(map(repr, values))) == len(values), key, f"has duplicate values {list(values)}")
     if not keys:
         return [{}]
     if mode == "product":
@@ -56,7 +57,9 @@ def sweep_points(sweep: Mapping[str, Sequence[float]], mode: str = "product") ->
     require(mode == "zip", "mode", "must be 'product' or 'zip'")
     lengths = {len(sweep[k]) for k in keys}
     require(len(lengths) == 1, "sweep", f"zip mode needs equally long value lists, got {lengths}")
-    return [dict(zip(keys, values)) for values in zip(*(sweep[k] for k in keys))]
+    points = list(zip(*(sweep[k] for k in keys)))
+    require(len(set(map(repr, points))) == len(points), "sweep", "zip mode has duplicate configurations")
+    return [dict(zip(keys, values)) for values in points]
 
 
 def bytes_per_config(cfg: PolyConfig) -> int:

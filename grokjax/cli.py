@@ -12,6 +12,7 @@ message naming the field, before any compute and without writing anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -74,7 +75,10 @@ def _cmd_run(argv: list[str]) -> int:
 
     missing = [d for d in (args.out.parent, *args.out.parent.parents) if not d.exists()]  # removed if refused
     try:
-        with output_lock(args.out):
+        multi_host = getattr(config, "distributed", False) or getattr(config, "coordinator_address", "")
+        # the whole run holds the output's lock (a second writer is refused at once); multi-host processes
+        # share one output, which process 0 writes under the lock inside save_dataset
+        with contextlib.nullcontext() if multi_host else output_lock(args.out):
             ds = module.run(config, quiet=args.quiet)
             if jax.process_index() != 0:  # multi-host: every process holds the full dataset; process 0 writes it
                 return 0

@@ -7,7 +7,7 @@ import pytest
 import grokjax as gj
 from experiments import ClaimCheck
 from experiments import fig_appendix as fa
-from experiments import reproduce as rp
+from grokjax import _reproduce as rp
 from grokjax._general import (GeneralScalars, GeneralSpec, aligned_interpolation_init, eigenvector_labels,
                               general_forward, make_general_data, run_general)
 
@@ -142,20 +142,17 @@ def test_reproduce_writes_claims_and_survives_failures(tmp_path, monkeypatch, ca
 
 def test_discover_reports_a_module_that_fails_to_import(monkeypatch):
     import importlib
-    import pkgutil
-    from types import SimpleNamespace
 
-    real_iter, real_import = pkgutil.iter_modules, importlib.import_module
+    import grokjax.figures
 
-    def fake_iter(path):
-        return list(real_iter(path)) + [SimpleNamespace(name="fig_zzz_broken")]
+    real_modules, real_import = grokjax.figures.figure_modules, importlib.import_module
 
     def fake_import(name, *args):
         if name.endswith("fig_zzz_broken"):
             raise ImportError("simulated")
         return real_import(name, *args)
 
-    monkeypatch.setattr(rp.pkgutil, "iter_modules", fake_iter)
+    monkeypatch.setattr(grokjax.figures, "figure_modules", lambda: real_modules() + ["experiments.fig_zzz_broken"])
     monkeypatch.setattr(rp.importlib, "import_module", fake_import)
     makers, errors = rp.discover()
     assert "app12" in makers

@@ -64,7 +64,7 @@ def _validate(self) -> "Config":
         require(len(lengths) <= 1, "sweep", f"zip mode needs equally long value lists, got lengths {lengths}")
     base = self.base()
     for key, values in self.sweep().items():
-        require(len(set(values)) == len(values), key, f"has duplicate values {list(values)}")
+        require(self.mode == "zip" or len(set(values)) == len(values), key, f"has duplicate values {list(values)}")
         for value in values:
             base.replace(**{key: value})  # validated at construction
     return self
