@@ -110,7 +110,12 @@ class SolverConfig:
     marching, one sweep) or ``"picard"`` (solver B, damped fixed point from the online solution, chunked
     over samples).  ``damping`` d in (0, 1] (validated 0.3-1), ``max_iter``, ``tol`` (relative residual),
     ``chunk`` (samples per chunk in solver B), ``seed`` (frozen random numbers), ``jac_dtype`` (storage of
-    the per-sample Jacobians; float32 halves memory, ~1e-6 relative error).
+    the per-sample tangents and field histories; float32 halves memory, ~1e-6 relative error; the order
+    parameters are always float64).  ``responses`` (solver A only): ``"blocked"`` (default; exact tangents for
+    lags ``<= window`` and for the centring column, exact block sums over ``block`` consecutive older
+    perturbation times spread uniformly over the block; memory independent of ``T^2``; exact when
+    ``block == 1`` or ``window >= T``) or ``"pathwise"`` (every tangent kept, memory ``S T^2 N^2``: the
+    reference).  ``memory_gb``: refuse (before compute) a solve whose per-sample state would exceed it.
     """
 
     S: int = 4000
@@ -121,7 +126,11 @@ class SolverConfig:
     tol: float = 1e-9
     chunk: int = 1000
     cv: str = "regression"
-    jac_dtype: str = "float64"
+    jac_dtype: str = "float32"
+    responses: str = "blocked"
+    window: int = 16
+    block: int = 16
+    memory_gb: float = 8.0
 
     def validate(self) -> "SolverConfig":
         if not (isinstance(self.S, (int, np.integer)) and self.S >= 2):
@@ -140,6 +149,18 @@ class SolverConfig:
             raise ConfigError("cv", f"must be 'regression', 'one' or 'none', got {self.cv!r}")
         if self.jac_dtype not in ("float64", "float32"):
             raise ConfigError("jac_dtype", f"must be 'float64' or 'float32', got {self.jac_dtype!r}")
+        if self.responses not in ("blocked", "pathwise"):
+            raise ConfigError("responses", f"must be 'blocked' or 'pathwise', got {self.responses!r}")
+        if self.responses == "blocked" and self.method != "march":
+            raise ConfigError("responses", "the blocked estimator is implemented for method='march' only; use "
+                                           "responses='pathwise' with method='picard'")
+        for name in ("window", "block"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, np.integer)) and value >= 1):
+                raise ConfigError(name, f"must be an integer >= 1, got {value!r}")
+        if isinstance(self.memory_gb, bool) or not (isinstance(self.memory_gb, (int, float))
+                                                    and math.isfinite(self.memory_gb) and self.memory_gb > 0):
+            raise ConfigError("memory_gb", f"must be a finite number > 0, got {self.memory_gb!r}")
         if self.S < 1000:
             warnings.warn(f"S = {self.S} < 1000: outside the validated range (large Monte-Carlo error)",
                           stacklevel=2)

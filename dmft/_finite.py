@@ -9,7 +9,9 @@ Order parameters (time indices ``t, s = 0..T``; ``N x N`` blocks):
   ``R_g[t,s] = E dg^t/dtheta^s`` (forward-mode tangents), ``mu_g[t] = E dg^t/dh*``, ``C_g = E g g^T``,
   with the memory-free control variates of spec §7.4 and stratified ``h*``.
 
-Solver A (``method="march"``) marches causally in time (one sweep, memory ``S T^2 N^2``).  Solver B
+Solver A (``method="march"``) marches causally in time (one sweep); its responses come from every per-sample
+tangent (``responses="pathwise"``, memory ``S T^2 N^2``, the reference) or from the blocked estimator of
+``dmft._blocked`` (default; memory independent of ``T^2``).  Solver B
 (``method="picard"``) is the damped fixed-point iteration started from the online solution; it processes
 the samples in chunks (memory ``chunk T^2 N^2`` for the Jacobians, obtained with ``jax.jacfwd`` of the
 per-sample process), and returns one relative residual per sweep.  With the same ``seed`` and ``chunk``
@@ -19,14 +21,13 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dmft._config import ModelConfig, SolverConfig
-from dmft._errors import DMFTConvergenceError
+from dmft._errors import ConfigError, DMFTConvergenceError
 from dmft._params import Params, to_params
 from dmft._losses import dphi, dtarget, online_coeffs, phi, target, closed_form_test_loss
 from dmft._result import DMFTResult
@@ -228,8 +229,10 @@ _march_last_jit = jax.jit(lambda st, samples, Xi, p, mode: _march_step(p.T, st, 
                           static_argnames=("mode",), donate_argnums=(0,))
 
 
-def _full_xi(sc: SolverConfig):
-    return jnp.concatenate([_xi_block(sc, i, lo, hi) for i, (lo, hi) in enumerate(_chunks(sc.S, sc.chunk))], 1)
+def _full_xi(sc: SolverConfig, dtype=jnp.float64):
+    """The whole ``Xi`` (S x S) in ``dtype``, built block by block (no float64 copy when ``dtype`` is float32)."""
+    blocks = [_xi_block(sc, i, lo, hi).astype(dtype) for i, (lo, hi) in enumerate(_chunks(sc.S, sc.chunk))]
+    return jnp.concatenate(blocks, 1)
 
 
 def _solve_march(cfg: ModelConfig, p: Params, sc: SolverConfig, blocks: int | None = None):
@@ -378,11 +381,37 @@ def _solve_picard(cfg: ModelConfig, p: Params, sc: SolverConfig):
     return st, tuple(residuals)
 
 
+def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig):
+    from dmft import _blocked
+
+    hd = jnp.dtype(sc.jac_dtype)
+    W = min(sc.window, p.T)
+    edges = _blocked.block_edges(p.T, sc.block)
+    samples = _samples(cfg, sc)
+    st = _blocked.init_state(p, sc.S, W, edges, hd)
+    st = _blocked.march(st, samples, _full_xi(sc, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())))
+    for key in ("Jwin", "Yroll", "Ysum"):
+        st.pop(key)
+    return st, ()
+
+
+def state_gb(p: ModelConfig, sc: SolverConfig) -> float:
+    """Estimated memory (GB) of the per-sample state of a solve, checked against ``sc.memory_gb``."""
+    item = np.dtype(sc.jac_dtype).itemsize
+    if sc.responses == "blocked":
+        from dmft._blocked import state_bytes
+
+        return state_bytes(sc.S, p.T, p.N, min(sc.window, p.T), sc.block, item) / 1e9
+    rows = sc.S if sc.method == "march" else min(sc.S, sc.chunk)
+    return (rows * p.T ** 2 * p.N ** 2 * item + sc.S * sc.S * 8 + 3 * sc.S * p.T * p.N * 8) / 1e9
+
+
 # ----------------------------------------------------------------------------------------------------------
 
 
 def solve_dmft(p: ModelConfig, sc: SolverConfig = SolverConfig()) -> DMFTResult:
-    """Finite-``a`` DMFT in float64; ``sc.method`` picks solver A (``"march"``) or B (``"picard"``).
+    """Finite-``a`` DMFT (order parameters in float64); ``sc.method`` picks solver A (``"march"``) or B
+    (``"picard"``), ``sc.responses`` the response estimator of solver A (``"blocked"`` or ``"pathwise"``).
 
     Returns train (control-variate estimator ``sc.cv``), test (closed form), ``m``, ``Q``, ``Qt0`` on the time
     axis ``t = step * dt`` (``step`` = GD step of the simulator with the same ``dt``).  ``extras`` holds
@@ -391,16 +420,18 @@ def solve_dmft(p: ModelConfig, sc: SolverConfig = SolverConfig()) -> DMFTResult:
     """
     p.validate()
     sc.validate()
-    rows = sc.S if sc.method == "march" else min(sc.S, sc.chunk)
-    jac_gb = rows * p.T ** 2 * p.N ** 2 * np.dtype(sc.jac_dtype).itemsize / 1e9
-    if jac_gb > 8:
-        warnings.warn(f"the per-sample Jacobians need ~{jac_gb:.1f} GB; use method='picard' with a smaller chunk "
-                      "or jac_dtype='float32'", stacklevel=2)
+    need = state_gb(p, sc)
+    if need > sc.memory_gb:
+        hint = ("lower S, raise block or lower window" if sc.responses == "blocked" else
+                "use responses='blocked', or method='picard' with a smaller chunk")
+        raise ConfigError("S", f"this solve needs ~{need:.2f} GB of per-sample state, more than memory_gb="
+                               f"{sc.memory_gb:g} ({hint})")
     cfg = p
+    solver = _solve_blocked if sc.responses == "blocked" else (_solve_march if sc.method == "march" else _solve_picard)
     with jax.enable_x64(True):
         p = to_params(cfg)
-        st, residuals = (_solve_march if sc.method == "march" else _solve_picard)(cfg, p, sc)
-        st = {k: np.asarray(v) for k, v in st.items() if k not in ("v", "g", "K")}
+        st, residuals = solver(cfg, p, sc)
+        st = {k: np.asarray(v) for k, v in st.items() if k not in ("v", "g", "K", "J")}
     steps = np.arange(p.T + 1)
     extras = {k: st[k] for k in ("train_cv1", "train_raw", "Rg", "mug", "Cg", "Rw", "Psi", "bvec")}
     return DMFTResult(time=steps * cfg.dt, step=steps, train=st["train"], test=st["test"], m=st["m"], Q=st["Q"],

@@ -17,7 +17,7 @@ SET_A = ModelConfig(N=4, a=8.0, alpha=2.0, eps=0.5, eta=4.0, dt=0.25, T=12)
 def both_solvers():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sc = dict(S=400, chunk=200, seed=3)
+        sc = dict(S=400, chunk=200, seed=3, responses="pathwise", jac_dtype="float64")
         return (solve_dmft(SET_A, SolverConfig(method="march", **sc)),
                 solve_dmft(SET_A, SolverConfig(method="picard", tol=1e-11, **sc)))
 
@@ -38,7 +38,8 @@ def test_nonconvergence_raises_with_history():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(DMFTConvergenceError) as info:
-            solve_dmft(SET_A, SolverConfig(method="picard", S=400, chunk=200, max_iter=3, damping=0.5))
+            solve_dmft(SET_A, SolverConfig(method="picard", S=400, chunk=200, max_iter=3, damping=0.5,
+                                           responses="pathwise"))
     assert len(info.value.residuals) == 3 and "residual" in str(info.value)
 
 
@@ -55,14 +56,19 @@ def test_huge_a_is_online(centered):
     assert np.max(np.abs(on.m[-1] - on.m[0])) > 0.01
 
 
-def test_responses_match_finite_differences_and_stein():
+@pytest.mark.parametrize("responses,window,block", [("pathwise", 16, 16), ("blocked", 2, 1), ("blocked", 2, 3)])
+def test_responses_match_finite_differences_and_stein(responses, window, block):
     """Forward-mode tangents of solver A vs central finite differences of the sampled process (raw means, no
-    control variates), and the Stein identity E[g^t h*] = sum_s R_g[t,s] m[s] + rho mu_g[t]."""
+    control variates), and the Stein identity E[g^t h*] = sum_s R_g[t,s] m[s] + rho mu_g[t].  The blocked
+    estimator with block > 1 is exact for lags <= window, for s = 0 and for the sum over each block's older
+    lags (spread uniformly inside the block): those are the entries compared."""
     cfg = ModelConfig(T=8, a=4.0, eps=1.0)
-    sc = SolverConfig(S=400, cv="none", seed=1)
+    sc = SolverConfig(S=400, cv="none", seed=1, responses=responses, window=window, block=block,
+                      jac_dtype="float64")
     with jax.enable_x64(True):
         p = to_params(cfg)
-        st, _ = _finite._solve_march(cfg, p, sc)
+        solver = _finite._solve_march if responses == "pathwise" else _finite._solve_blocked
+        st, _ = solver(cfg, p, sc)
         zeta0, hstar, xi = _finite._samples(cfg, sc)
         T, N, dt = cfg.T, cfg.N, cfg.dt
         theta = (jnp.einsum("tij,bj->bti", st["Psi"], zeta0) + hstar[:, None, None] * st["bvec"][None]
@@ -79,7 +85,18 @@ def test_responses_match_finite_differences_and_stein():
                 diff = (proc(theta + e, hstar) - proc(theta - e, hstar)) / (2 * delta)
                 fd[:, s, :, k] = np.asarray(jnp.mean(diff, 0))
         fd_mu = np.asarray(jnp.mean((proc(theta, hstar + delta) - proc(theta, hstar - delta)) / (2 * delta), 0))
-        assert np.max(np.abs(fd - np.asarray(st["Rg"]))) < 1e-7
+        Rg = np.asarray(st["Rg"])
+        if responses == "blocked" and block > 1:
+            from dmft._blocked import block_edges
+
+            lo, hi = block_edges(T, block)
+            for t in range(T):
+                for k in range(1, len(lo)):
+                    old = [s for s in range(lo[k], min(hi[k], T)) if t - s > window]
+                    if old:
+                        np.testing.assert_allclose(Rg[t, old].sum(0), fd[t, old].sum(0), atol=1e-7)
+                        fd[t, old] = Rg[t, old]  # the spread inside a block is the approximation
+        assert np.max(np.abs(fd - Rg)) < 1e-7
         assert np.max(np.abs(fd_mu - np.asarray(st["mug"]))) < 1e-7
         # Stein / Novikov: correlation route vs response route (statistical, same samples)
         lhs = np.asarray(jnp.mean(g * hstar[:, None, None], 0))

@@ -1,0 +1,177 @@
+"""Blocked-tangent response estimator for solver A: memory ``O(S N^2 (W^2 + nB (W + nB)))``, no ``T^2`` per sample.
+
+The data-side kernel ``R_g[t, s] = E dg^t/dtheta^s`` is the sample mean of forward-mode tangents.  The reference
+(``responses="pathwise"``) keeps every tangent ``J[r, s]`` of every sample (``S T^2 N^2`` numbers).  Here:
+
+* **recent lags ``t - s <= W``** (where ``R_g`` varies fastest) and **``s = 0``** (the centring column): exact
+  individual tangents.  ``H[t,s] = delta_ts + (dt/a) sum_{r=s}^{t-1} R_w[t,r] J[r,s]`` only reads tangents of lag
+  ``< W``, so a rolling buffer of the last ``W`` rows suffices;
+* **older lags**: the perturbation times ``s >= 1`` are grouped into blocks of ``B`` consecutive steps and each
+  block's *summed* tangent (the response to perturbing every ``theta^s`` of the block) is propagated exactly.
+  Its mean minus the block's window entries is the exact sum of ``R_g[t, s]`` over the block's old lags; it is
+  spread uniformly over them (the one approximation; ``B = 1`` or ``W >= T`` make the solver exact);
+* block tangents need no history: with ``Y^t = sum_{r<t} R_w[t,r] J[r]`` the weight-side recursion of ``R_w`` gives
+  ``Y^{t+1} = Y^t + J[t] + dt sum_{q<=t} R_g[t,q] Y^q``; over old lags ``R_g[t, .]`` is constant on each block, so
+  the sum needs only the last ``W+1`` values of ``Y`` and, per block, the running sum of the older ones;
+* ``mu_g[t] = E dg^t/dh*``: one exact tangent direction with history (``S T N``).
+
+The online (memory-free) means ``A_on, B_on, c_on`` are the control variates of spec §7.4 on the diagonal, the
+centring column and ``mu_g``, exactly as in the pathwise solver; with the same seed both use the same random
+numbers.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dmft._finite import _cv_estimate, _delta, _jac_parts, _moments, _weight_row
+from dmft._losses import closed_form_test_loss, dtarget, online_coeffs
+
+
+def block_edges(T: int, B: int) -> np.ndarray:
+    """Start ``lo[k]`` and end ``hi[k]`` (exclusive) of the perturbation-time blocks: block 0 is ``{0}``, block
+    ``k >= 1`` is ``s in [1 + (k-1) B, 1 + k B)`` (clipped to ``T``)."""
+    nB = 1 + max(1, math.ceil(T / B))
+    lo = np.array([0] + [1 + (k - 1) * B for k in range(1, nB)])
+    hi = np.array([1] + [min(T + 1, 1 + k * B) for k in range(1, nB)])
+    return np.stack([lo, hi])
+
+
+def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int) -> int:
+    """Bytes of the per-sample state (tangent buffers and field histories) plus the noise-mixing matrix."""
+    nB = block_edges(T, B).shape[1]
+    per_sample = N * N * (W * W + nB * (W + 1) + nB * nB) + 3 * T * N
+    return S * per_sample * itemsize + S * S * itemsize
+
+
+def _window_tangents(t, Jwin, rw_t, A, B, p, W: int):
+    """Tangent row ``J[t, t-l]`` for ``l = 0..W`` (S, W+1, N, N); ``Jwin[b, r mod W, l] = J_b[r, r-l]``."""
+    S, N = A.shape[0], p.N
+    hd = Jwin.dtype
+    H = jnp.zeros((S, W + 1, N, N), hd).at[:, 0].set(jnp.eye(N, dtype=hd))
+    for q in range(1, W + 1):
+        r = t - q
+        Rq = jnp.where(r >= 0, jax.lax.dynamic_index_in_dim(rw_t, jnp.maximum(r, 0), 0, keepdims=False), 0.0)
+        rows = jax.lax.dynamic_index_in_dim(Jwin, jnp.mod(r, W), 1, keepdims=False)  # lags 0..W-1 of row r
+        H = H.at[:, q:].add((p.dt / p.a).astype(hd) * jnp.einsum("ij,bljk->blik", Rq.astype(hd), rows[:, : W - q + 1]))
+    lags = jnp.arange(W + 1)
+    J = jnp.einsum("bim,blmk->blik", A.astype(hd), H)
+    J = J + jnp.where((lags == t)[None, :, None, None], B[:, None].astype(hd), 0.0)
+    return jnp.where((lags <= t)[None, :, None, None], J, 0.0)
+
+
+def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges: np.ndarray):
+    zeta0, hstar, xi = samples
+    S = zeta0.shape[0]
+    N, dt, a, T = p.N, p.dt, p.a, p.T
+    hd = st["g"].dtype
+    psi_t, rw_t, b_t, m_t, cw_tt, cw_t0 = _weight_row(t, st["Psi"], st["Rw"], st["Rg"], st["mug"], st["Cg"], p)
+    st = dict(st)
+    for key, val in (("Psi", psi_t), ("Rw", rw_t), ("bvec", b_t), ("m", m_t), ("Q", cw_tt), ("Qt0", cw_t0)):
+        st[key] = st[key].at[t].set(val)
+    rwh = rw_t.astype(hd)
+    base = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :]
+    theta = base + dt * jnp.einsum("sij,sbj->bi", rwh, st["v"]).astype(base.dtype)
+    h = theta + dt / a * jnp.einsum("sij,sbj->bi", rwh, st["g"]).astype(base.dtype)
+    d_h = _delta(h, zeta0, hstar, xi, p)
+    d_th = _delta(theta, zeta0, hstar, xi, p)
+    test = closed_form_test_loss(cw_tt, cw_t0, p.Q0, m_t, p.m0, p.rho, p)
+    mom = _moments(d_h ** 2, d_th ** 2)
+    EC = test + p.sigma ** 2
+    st["test"] = st["test"].at[t].set(test)
+    st["train"] = st["train"].at[t].set(_cv_estimate(mom, S, EC, mode))
+    st["train_cv1"] = st["train_cv1"].at[t].set(_cv_estimate(mom, S, EC, "one"))
+    st["train_raw"] = st["train_raw"].at[t].set(_cv_estimate(mom, S, EC, "none"))
+    if not signals:
+        return st
+    A_on, B_on, c_on = online_coeffs(cw_tt, cw_t0, p.Q0, m_t, p)
+    A, B, pt = _jac_parts(h, zeta0, d_h, p)
+    Ath, Bth, pth = _jac_parts(theta, zeta0, d_th, p)
+    g_t = -p.kappa * d_h[:, None] * pt
+    first = t == 0
+    lo, hi = jnp.asarray(edges[0]), jnp.asarray(edges[1])
+    nB = edges.shape[1]
+    # exact recent lags
+    Jnew = _window_tangents(t, st["Jwin"], rw_t, A, B, p, W)
+    st["Jwin"] = jax.lax.dynamic_update_index_in_dim(st["Jwin"], Jnew[:, :W], jnp.mod(t, W), 1)
+    # block tangents: H = [t in block] + (dt/a) Y^t, J = A H (+ B for the centring block 0)
+    slot_t = jnp.mod(t, W + 1)
+    Y_t = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_t, 2, keepdims=False)  # (S, nB, N, N)
+    in_blk = ((t >= lo) & (t < hi)).astype(hd)
+    Hb = (dt / a).astype(hd) * Y_t + in_blk[None, :, None, None] * jnp.eye(N, dtype=hd)
+    Jb = jnp.einsum("bim,bkml->bkil", A.astype(hd), Hb)
+    Jb = Jb.at[:, 0].add(B.astype(hd))
+    Jb = jnp.where((t >= lo)[None, :, None, None], Jb, 0.0)
+    # estimates: diagonal, centring column and mu_g with control variates; the rest plain sample means
+    diag = _cv_estimate(_moments(Jnew[:, 0].astype(jnp.float64), Ath + jnp.where(first, Bth, 0.0)), S,
+                        A_on + jnp.where(first, B_on, 0.0), mode)
+    col0 = _cv_estimate(_moments(Jb[:, 0].astype(jnp.float64), Bth), S, B_on, mode)
+    win_mean = jnp.mean(Jnew, 0).astype(jnp.float64)  # (W+1, N, N) by lag
+    s_all = jnp.arange(T)
+    lag = t - s_all
+    in_win = (lag >= 0) & (lag <= W)
+    block_of = jnp.sum(s_all[:, None] >= lo[None, 1:], 1)  # block index of s (0 for s = 0)
+    member = block_of[None, :] == jnp.arange(nB)[:, None]  # (nB, T)
+    blk_sum = jnp.mean(Jb, 0).astype(jnp.float64)
+    win_by_s = jnp.where(in_win[:, None, None], jnp.take(win_mean, jnp.clip(lag, 0, W), axis=0), 0.0)
+    old = (lag > W) & (s_all >= 1)
+    old_member = (member & old[None, :]).astype(jnp.float64)
+    tail_sum = blk_sum - jnp.einsum("ks,sij->kij", (member & in_win[None, :]).astype(jnp.float64), win_by_s)
+    spread = tail_sum / jnp.maximum(jnp.sum(old_member, 1), 1.0)[:, None, None]  # per-s value on old lags
+    row = win_by_s + jnp.einsum("ks,kij->sij", old_member, spread)
+    row = jnp.where((s_all == t)[:, None, None], diag, row)
+    row = jnp.where(((s_all == 0) & (t >= 1))[:, None, None], col0, row)
+    row = jnp.where((lag >= 0)[:, None, None], row, 0.0)
+    st["Rg"] = jax.lax.dynamic_update_slice(st["Rg"], row[None], (t, 0, 0, 0))
+    Kmem = (dt / a) * jnp.einsum("rij,rbj->bi", rwh, st["K"]).astype(jnp.float64)
+    K_t = jnp.einsum("bim,bm->bi", A, Kmem) + p.kappa * dtarget(hstar, p)[:, None] * pt
+    K_th = p.kappa * dtarget(hstar, p)[:, None] * pth
+    st["mug"] = st["mug"].at[t].set(_cv_estimate(_moments(K_t, K_th), S, c_on, mode))
+    st["K"] = st["K"].at[t].set(K_t.astype(hd))
+    gh = g_t.astype(hd)
+    st["g"] = st["g"].at[t].set(gh)
+    cg_row = (jnp.einsum("bi,sbk->sik", gh, st["g"]) / S).astype(jnp.float64)
+    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], cg_row[None], (t, 0, 0, 0))
+    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], jnp.transpose(cg_row, (0, 2, 1))[:, None], (0, t, 0, 0))
+    st["v"] = st["v"].at[t].set((Xi.T @ gh) / jnp.sqrt(a).astype(hd))
+    # Y^{t+1} = Y^t + J[t] + dt (sum over window q of R_g[t,q] Y^q + sum over blocks of spread_j * Ysum_j)
+    slots = jnp.arange(W + 1)
+    q_of_slot = t - jnp.mod(t - slots, W + 1)  # the q in [t-W, t] stored in each slot
+    R_slot = jnp.where((q_of_slot >= 0)[:, None, None], jnp.take(row, jnp.clip(q_of_slot, 0, T - 1), axis=0), 0.0)
+    drift = (jnp.einsum("qij,bkqjl->bkil", R_slot.astype(hd), st["Yroll"])
+             + jnp.einsum("jil,bkjlm->bkim", spread.astype(hd), st["Ysum"]))
+    Y_next = (Y_t + Jb + dt.astype(hd) * drift).astype(hd)
+    # the value leaving the window at t+1 (q = t - W) joins its block's running sum before its slot is reused
+    q_out = t - W
+    slot_next = jnp.mod(t + 1, W + 1)
+    Y_out = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_next, 2, keepdims=False)
+    j_out = jnp.sum(q_out >= lo[1:])
+    add = jnp.where(q_out >= 1, 1.0, 0.0).astype(hd) * Y_out
+    st["Ysum"] = st["Ysum"].at[:, :, j_out].add(add)
+    st["Yroll"] = jax.lax.dynamic_update_index_in_dim(st["Yroll"], Y_next, slot_next, 2)
+    return st
+
+
+def init_state(p, S: int, W: int, edges: np.ndarray, hd):
+    T, N = p.T, p.N
+    nB = edges.shape[1]
+    z = lambda *shape: jnp.zeros(shape, jnp.float64)
+    zh = lambda *shape: jnp.zeros(shape, hd)
+    return dict(
+        Psi=z(T + 1, N, N), Rw=z(T + 1, T, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
+        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N), v=zh(T, S, N), g=zh(T, S, N),
+        K=zh(T, S, N), Jwin=zh(S, W, W, N, N), Yroll=zh(S, nB, W + 1, N, N), Ysum=zh(S, nB, nB, N, N),
+        train=z(T + 1), train_cv1=z(T + 1), train_raw=z(T + 1), test=z(T + 1),
+    )
+
+
+def _march(st, samples, Xi, p, mode, W, edges):
+    edges = np.asarray(edges)
+    st = jax.lax.fori_loop(0, p.T, lambda t, s: _step(t, s, samples, Xi, p, mode, True, W, edges), st)
+    return _step(p.T, st, samples, Xi, p, mode, False, W, edges)
+
+
+march = jax.jit(_march, static_argnames=("mode", "W", "edges"), donate_argnums=(0,))
