@@ -8,9 +8,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def new_figure(ncols: int = 1, width: float = 4.8, height: float = 3.6):
-    """One row of panels; constrained layout keeps axis labels (and twin axes) from running into neighbours."""
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
+def new_figure(ncols: int = 1, width: float = 4.8, height: float = 3.6, layout: str | None = None):
+    """One row of panels; ``layout="constrained"`` keeps axis labels (and twin axes) from running into
+    neighbours (the other figures call ``tight_layout`` themselves)."""
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout=layout)
     return fig, list(axes[0])
 
 

@@ -50,7 +50,7 @@ def fig1(size: str, out_dir, quiet: bool) -> ClaimCheck:
     ds = run_sweep(cfg, quiet=quiet).isel(seed=0)
     _save(ds, out_dir, "fig1", cfg)
     steps = ds["step"].values
-    fig, (ax, ax2, ax3) = new_figure(3, 4.6, 3.6)
+    fig, (ax, ax2, ax3) = new_figure(3, 4.6, 3.6, layout="constrained")
     loss_curves(ax, steps, ds["train_loss"], ds["test_loss"], color="C0", label="network")
     loss_curves(ax, steps, ds["lazy_train_loss"], ds["lazy_test_loss"], color="k", label="linearised model")
     ax.axhline(float(ds["kr_test_loss"]), color="k", lw=0.8, label="kernel regression, initial NTK")
