@@ -47,6 +47,12 @@ def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int) -> int:
     return S * per_sample * itemsize + S * S * itemsize
 
 
+def _apply_history(R, hist):
+    """``out[b, i] = sum_{s, j} R[s, i, j] hist[b, s, j]`` as one matrix product (``hist`` is sample-major)."""
+    S, T, N = hist.shape
+    return hist.reshape(S, T * N) @ jnp.transpose(R, (0, 2, 1)).reshape(T * N, R.shape[1])
+
+
 def _window_tangents(t, Jwin, rw_t, A, B, p, W: int):
     """Tangent row ``J[t, t-l]`` for ``l = 0..W`` (S, W+1, N, N); ``Jwin[b, r mod W, l] = J_b[r, r-l]``."""
     S, N = A.shape[0], p.N
@@ -63,7 +69,7 @@ def _window_tangents(t, Jwin, rw_t, A, B, p, W: int):
     return jnp.where((lags <= t)[None, :, None, None], J, 0.0)
 
 
-def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges: np.ndarray):
+def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges):
     zeta0, hstar, xi = samples
     S = zeta0.shape[0]
     N, dt, a, T = p.N, p.dt, p.a, p.T
@@ -74,8 +80,8 @@ def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges: np.nda
         st[key] = st[key].at[t].set(val)
     rwh = rw_t.astype(hd)
     base = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :]
-    theta = base + dt * jnp.einsum("sij,sbj->bi", rwh, st["v"]).astype(base.dtype)
-    h = theta + dt / a * jnp.einsum("sij,sbj->bi", rwh, st["g"]).astype(base.dtype)
+    theta = base + dt * _apply_history(rwh, st["v"]).astype(base.dtype)
+    h = theta + dt / a * _apply_history(rwh, st["g"]).astype(base.dtype)
     d_h = _delta(h, zeta0, hstar, xi, p)
     d_th = _delta(theta, zeta0, hstar, xi, p)
     test = closed_form_test_loss(cw_tt, cw_t0, p.Q0, m_t, p.m0, p.rho, p)
@@ -92,30 +98,32 @@ def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges: np.nda
     Ath, Bth, pth = _jac_parts(theta, zeta0, d_th, p)
     g_t = -p.kappa * d_h[:, None] * pt
     first = t == 0
+    edges = np.asarray(edges)
     lo, hi = jnp.asarray(edges[0]), jnp.asarray(edges[1])
     nB = edges.shape[1]
     # exact recent lags
     Jnew = _window_tangents(t, st["Jwin"], rw_t, A, B, p, W)
     st["Jwin"] = jax.lax.dynamic_update_index_in_dim(st["Jwin"], Jnew[:, :W], jnp.mod(t, W), 1)
-    # block tangents: H = [t in block] + (dt/a) Y^t, J = A H (+ B for the centring block 0)
+    # block tangents: H = [t in block] + (dt/a) Y^t, J = A H (+ B for the centring block 0).  Y is stored as
+    # (row, sample, block, column) so that the drift below is one plain matrix product (no copy of the state).
     slot_t = jnp.mod(t, W + 1)
-    Y_t = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_t, 2, keepdims=False)  # (S, nB, N, N)
+    Y_t = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_t, 0, keepdims=False)  # (N, S, nB, N)
     in_blk = ((t >= lo) & (t < hi)).astype(hd)
-    Hb = (dt / a).astype(hd) * Y_t + in_blk[None, :, None, None] * jnp.eye(N, dtype=hd)
-    Jb = jnp.einsum("bim,bkml->bkil", A.astype(hd), Hb)
-    Jb = Jb.at[:, 0].add(B.astype(hd))
-    Jb = jnp.where((t >= lo)[None, :, None, None], Jb, 0.0)
+    Hb = (dt / a).astype(hd) * Y_t + jnp.eye(N, dtype=hd)[:, None, None, :] * in_blk[None, None, :, None]
+    Jb = jnp.einsum("bim,mbkl->ibkl", A.astype(hd), Hb)
+    Jb = Jb.at[:, :, 0].add(jnp.transpose(B, (1, 0, 2)).astype(hd))
+    Jb = jnp.where((t >= lo)[None, None, :, None], Jb, 0.0)
     # estimates: diagonal, centring column and mu_g with control variates; the rest plain sample means
     diag = _cv_estimate(_moments(Jnew[:, 0].astype(jnp.float64), Ath + jnp.where(first, Bth, 0.0)), S,
                         A_on + jnp.where(first, B_on, 0.0), mode)
-    col0 = _cv_estimate(_moments(Jb[:, 0].astype(jnp.float64), Bth), S, B_on, mode)
+    col0 = _cv_estimate(_moments(jnp.transpose(Jb[:, :, 0], (1, 0, 2)).astype(jnp.float64), Bth), S, B_on, mode)
     win_mean = jnp.mean(Jnew, 0).astype(jnp.float64)  # (W+1, N, N) by lag
     s_all = jnp.arange(T)
     lag = t - s_all
     in_win = (lag >= 0) & (lag <= W)
     block_of = jnp.sum(s_all[:, None] >= lo[None, 1:], 1)  # block index of s (0 for s = 0)
     member = block_of[None, :] == jnp.arange(nB)[:, None]  # (nB, T)
-    blk_sum = jnp.mean(Jb, 0).astype(jnp.float64)
+    blk_sum = jnp.transpose(jnp.mean(Jb, 1), (1, 0, 2)).astype(jnp.float64)  # (nB, N, N)
     win_by_s = jnp.where(in_win[:, None, None], jnp.take(win_mean, jnp.clip(lag, 0, W), axis=0), 0.0)
     old = (lag > W) & (s_all >= 1)
     old_member = (member & old[None, :]).astype(jnp.float64)
@@ -126,32 +134,41 @@ def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges: np.nda
     row = jnp.where(((s_all == 0) & (t >= 1))[:, None, None], col0, row)
     row = jnp.where((lag >= 0)[:, None, None], row, 0.0)
     st["Rg"] = jax.lax.dynamic_update_slice(st["Rg"], row[None], (t, 0, 0, 0))
-    Kmem = (dt / a) * jnp.einsum("rij,rbj->bi", rwh, st["K"]).astype(jnp.float64)
+    Kmem = (dt / a) * _apply_history(rwh, st["K"]).astype(jnp.float64)
     K_t = jnp.einsum("bim,bm->bi", A, Kmem) + p.kappa * dtarget(hstar, p)[:, None] * pt
     K_th = p.kappa * dtarget(hstar, p)[:, None] * pth
     st["mug"] = st["mug"].at[t].set(_cv_estimate(_moments(K_t, K_th), S, c_on, mode))
-    st["K"] = st["K"].at[t].set(K_t.astype(hd))
+    st["K"] = st["K"].at[:, t].set(K_t.astype(hd))
     gh = g_t.astype(hd)
-    st["g"] = st["g"].at[t].set(gh)
-    cg_row = (jnp.einsum("bi,sbk->sik", gh, st["g"]) / S).astype(jnp.float64)
+    # C_g[t, s] for s < t from the history before it is updated (read-before-write keeps the update in place)
+    cg_row = (jnp.transpose((gh.T @ st["g"].reshape(S, T * N)).reshape(N, T, N), (1, 0, 2)) / S).astype(jnp.float64)
+    cg_row = jax.lax.dynamic_update_index_in_dim(cg_row, ((gh.T @ gh) / S).astype(jnp.float64), t, 0)
+    st["g"] = st["g"].at[:, t].set(gh)
     st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], cg_row[None], (t, 0, 0, 0))
     st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], jnp.transpose(cg_row, (0, 2, 1))[:, None], (0, t, 0, 0))
-    st["v"] = st["v"].at[t].set((Xi.T @ gh) / jnp.sqrt(a).astype(hd))
+    st["v"] = st["v"].at[:, t].set(jax.lax.dot_general(Xi, gh, (((0,), (0,)), ((), ()))) / jnp.sqrt(a).astype(hd))
     # Y^{t+1} = Y^t + J[t] + dt (sum over window q of R_g[t,q] Y^q + sum over blocks of spread_j * Ysum_j)
     slots = jnp.arange(W + 1)
     q_of_slot = t - jnp.mod(t - slots, W + 1)  # the q in [t-W, t] stored in each slot
     R_slot = jnp.where((q_of_slot >= 0)[:, None, None], jnp.take(row, jnp.clip(q_of_slot, 0, T - 1), axis=0), 0.0)
-    drift = (jnp.einsum("qij,bkqjl->bkil", R_slot.astype(hd), st["Yroll"])
-             + jnp.einsum("jil,bkjlm->bkim", spread.astype(hd), st["Ysum"]))
+    rows_roll = jnp.transpose(R_slot, (1, 0, 2)).reshape(N, (W + 1) * N).astype(hd)  # [i, (q, l)]
+    rows_sum = jnp.transpose(spread, (1, 0, 2)).reshape(N, nB * N).astype(hd)  # [i, (j, l)]
+    Yr = st["Yroll"].reshape((W + 1) * N, S * nB * N)
+    Ys = st["Ysum"].reshape(nB * N, S * nB * N)
+    drift = (rows_roll @ Yr + rows_sum @ Ys).reshape(N, S, nB, N)
     Y_next = (Y_t + Jb + dt.astype(hd) * drift).astype(hd)
     # the value leaving the window at t+1 (q = t - W) joins its block's running sum before its slot is reused
     q_out = t - W
     slot_next = jnp.mod(t + 1, W + 1)
-    Y_out = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_next, 2, keepdims=False)
+    Y_out = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_next, 0, keepdims=False)
     j_out = jnp.sum(q_out >= lo[1:])
     add = jnp.where(q_out >= 1, 1.0, 0.0).astype(hd) * Y_out
-    st["Ysum"] = st["Ysum"].at[:, :, j_out].add(add)
-    st["Yroll"] = jax.lax.dynamic_update_index_in_dim(st["Yroll"], Y_next, slot_next, 2)
+    # materialise the small updates first, then update the big buffers in place (no copies of them)
+    Y_next, add = jax.lax.optimization_barrier((Y_next, add))
+    Yroll, Ysum = jax.lax.optimization_barrier((st["Yroll"], st["Ysum"]))
+    old_sum = jax.lax.dynamic_index_in_dim(Ysum, j_out, 0, keepdims=False)
+    st["Ysum"] = jax.lax.dynamic_update_index_in_dim(Ysum, old_sum + add, j_out, 0)
+    st["Yroll"] = jax.lax.dynamic_update_index_in_dim(Yroll, Y_next, slot_next, 0)
     return st
 
 
@@ -162,16 +179,26 @@ def init_state(p, S: int, W: int, edges: np.ndarray, hd):
     zh = lambda *shape: jnp.zeros(shape, hd)
     return dict(
         Psi=z(T + 1, N, N), Rw=z(T + 1, T, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
-        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N), v=zh(T, S, N), g=zh(T, S, N),
-        K=zh(T, S, N), Jwin=zh(S, W, W, N, N), Yroll=zh(S, nB, W + 1, N, N), Ysum=zh(S, nB, nB, N, N),
+        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N), v=zh(S, T, N), g=zh(S, T, N),
+        K=zh(S, T, N), Jwin=zh(S, W, W, N, N), Yroll=zh(W + 1, N, S, nB, N), Ysum=zh(nB, N, S, nB, N),
         train=z(T + 1), train_cv1=z(T + 1), train_raw=z(T + 1), test=z(T + 1),
     )
 
 
-def _march(st, samples, Xi, p, mode, W, edges):
-    edges = np.asarray(edges)
-    st = jax.lax.fori_loop(0, p.T, lambda t, s: _step(t, s, samples, Xi, p, mode, True, W, edges), st)
-    return _step(p.T, st, samples, Xi, p, mode, False, W, edges)
+_step_jit = jax.jit(_step, static_argnames=("mode", "signals", "W", "edges"), donate_argnums=(1,))
 
 
-march = jax.jit(_march, static_argnames=("mode", "W", "edges"), donate_argnums=(0,))
+def march(samples, Xi, p, mode: str, W: int, edges, histories: bool = False) -> dict:
+    """The whole causal march, one compiled step per call on a donated state.
+
+    A ``lax.fori_loop`` over the steps would keep two copies of the carried per-sample buffers (measured: the
+    XLA CPU while loop double-buffers them); stepping from Python with donation updates them in place, at the
+    cost of one dispatch per step (negligible next to the step itself).  ``histories`` also returns ``v, g, K``.
+    """
+    edges_np = np.asarray(edges)
+    st = init_state(p, samples[0].shape[0], W, edges_np, Xi.dtype)
+    for t in range(p.T):
+        st = _step_jit(jnp.asarray(t), st, samples, Xi, p, mode, True, W, edges)
+    st = _step_jit(jnp.asarray(p.T), st, samples, Xi, p, mode, False, W, edges)
+    drop = ("Jwin", "Yroll", "Ysum") + (() if histories else ("v", "g", "K"))
+    return {k: v for k, v in st.items() if k not in drop}

@@ -33,7 +33,8 @@ class ModelConfig:
 
     ``m0`` (default :func:`default_m0`) and ``Q0`` (default identity) are the initial overlaps
     ``W0 beta/D`` and ``W0 W0^T/D``; the paper does not give ``m0`` (a random init has ``m0 = O(D^-1/2)``,
-    which shows no feature learning at O(1) times, spec pitfall 1).  ``dt`` is the GD step in DMFT time
+    which shows no feature learning at O(1) times, spec pitfall 1).  ``eta`` defaults to ``N`` (spec: "we take
+    eta = N", so the kernel time scale is O(1) for every N).  ``dt`` is the GD step in DMFT time
     (validated: ``dt * eta <= 2``), ``T`` the number of steps.
     """
 
@@ -41,7 +42,7 @@ class ModelConfig:
     a: float = 8.0
     alpha: float = 2.0
     eps: float = 0.5
-    eta: float = 4.0
+    eta: Optional[float] = None
     dt: float = 0.25
     T: int = 120
     rho: float = 1.0
@@ -52,6 +53,10 @@ class ModelConfig:
     m0: Optional[tuple] = None
     Q0: Optional[tuple] = None
     centered: bool = True
+
+    def __post_init__(self):
+        if self.eta is None and isinstance(self.N, (int, np.integer)) and not isinstance(self.N, bool):
+            object.__setattr__(self, "eta", float(self.N))  # spec: "we take eta = N" (lazy time scale O(1))
 
     @property
     def kappa(self) -> float:
@@ -67,8 +72,20 @@ class ModelConfig:
 
     def validate(self, online: bool = False) -> "ModelConfig":
         """Raise :class:`ConfigError` for invalid values; warn when outside the validated range."""
-        if not (isinstance(self.N, (int, np.integer)) and self.N >= 1):
+        if isinstance(self.N, bool) or not (isinstance(self.N, (int, np.integer)) and self.N >= 1):
             raise ConfigError("N", f"must be an integer >= 1, got {self.N!r}")
+        if isinstance(self.T, bool):
+            raise ConfigError("T", f"must be an integer >= 1, got {self.T!r}")
+        for name in ("a", "alpha", "eps", "eta", "dt", "rho", "c0", "c1", "c2", "sigma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ConfigError(name, f"must be a number, got {value!r}")
+            if not math.isfinite(value) and not (name == "a" and online and value == float("inf")):
+                raise ConfigError(name, f"must be finite, got {value!r}")
+        for name in ("m0", "Q0"):
+            value = getattr(self, name)
+            if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float))):
+                raise ConfigError(name, f"must be finite, got {value!r}")
         if not online and not (self.a > 0 and math.isfinite(self.a)):
             raise ConfigError("a", f"P/D must be a finite number > 0, got {self.a!r}")
         if not self.dt > 0:

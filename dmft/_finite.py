@@ -381,17 +381,17 @@ def _solve_picard(cfg: ModelConfig, p: Params, sc: SolverConfig):
     return st, tuple(residuals)
 
 
-def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig):
+def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig, histories: bool = False):
     from dmft import _blocked
 
     hd = jnp.dtype(sc.jac_dtype)
     W = min(sc.window, p.T)
     edges = _blocked.block_edges(p.T, sc.block)
     samples = _samples(cfg, sc)
-    st = _blocked.init_state(p, sc.S, W, edges, hd)
-    st = _blocked.march(st, samples, _full_xi(sc, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())))
-    for key in ("Jwin", "Yroll", "Ysum"):
-        st.pop(key)
+    st = _blocked.march(samples, _full_xi(sc, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())), histories)
+    for key in ("v", "g", "K"):  # time-major like the pathwise solver
+        if key in st:
+            st[key] = jnp.transpose(st[key], (1, 0, 2))
     return st, ()
 
 

@@ -6,7 +6,9 @@ frame); target ``c0 + c1 h* + c2 h*^2`` (+ ``sigma xi`` on training labels); GD
 ``w_i <- w_i + dt/(a sqrt D) sum_mu g_{i,mu} x_mu``, ``g = -kappa Delta phi'(h)``, i.e.
 ``W <- W - dt (eta D/alpha^2) grad_W (1/2P) sum (f~ - y)^2``: one simulator step is ``dt`` of DMFT time.
 Test loss: exact Gaussian formula of the overlaps (no Monte-Carlo error, implemented here independently of
-``dmft``); train loss: ``mean_mu Delta^2`` with the t = 0 control variate (``train - train[0] + E train[0]``).
+``dmft``); train loss: ``mean_mu Delta^2`` with the t = 0 control variate and a fitted coefficient
+(:func:`fitted_cv`).  This side simulator is the second reference of ``grokjax compare dmft --sim side``
+(it supports ``c1`` and label noise); the default route is the library's own simulator (:func:`simulate_library`).
 Seeds are vmapped (in batches of ``seed_batch``) and the whole trajectory is one jitted ``lax.scan``.
 """
 from __future__ import annotations
@@ -35,6 +37,23 @@ def _overlap_test_loss(Q, Qt0, Q0, m, m0, p):
     return mean ** 2 + lin + quad
 
 
+def fitted_cv(train_raw: np.ndarray, expected0: np.ndarray) -> np.ndarray:
+    """Train loss with the t = 0 control variate and its fitted coefficient (per t, over seeds).
+
+    ``train_raw[:, 0]`` (seeds, T+1) fluctuates around its known mean ``expected0`` (the population loss at
+    initialisation); ``train[t] = train_raw[t] - c_t (train_raw[0] - expected0)`` with
+    ``c_t = Cov(train_raw[t], train_raw[0]) / Var(train_raw[0])`` (the variance-optimal coefficient; the
+    fixed ``c = 1`` of a plain difference inflates the standard error once the curves decorrelate).
+    """
+    x = train_raw[:, 0] - expected0
+    if train_raw.shape[0] < 3 or np.var(x) == 0:
+        return train_raw - x[:, None]
+    xc = x - x.mean()
+    yc = train_raw - train_raw.mean(0)
+    coef = (xc @ yc) / (xc @ xc)
+    return train_raw - coef[None, :] * x[:, None]
+
+
 def exact_overlap_init(key, D, Q0, m0, rho, dtype=jnp.float32):
     """``(W0, beta)`` with ``W0 W0^T/D = Q0``, ``W0 beta/D = m0``, ``beta.beta/D = rho`` exactly."""
     N = Q0.shape[0]
@@ -46,19 +65,26 @@ def exact_overlap_init(key, D, Q0, m0, rho, dtype=jnp.float32):
     return V[1:].astype(dtype), V[0].astype(dtype)
 
 
-def _one_seed(key, p, D, P, dtype):
-    N, dt, a = p.N, p.dt, p.a
-    Q0 = p.Q0_array()
-    m0 = p.m0_array()
+def draw(key, p, D: int, P: int, dtype=jnp.float32):
+    """One seed's problem: ``(W0, beta, X, y)`` with exact overlaps, ``X`` (P, D) ~ N(0, 1) entries and the
+    training labels ``y = c0 + c1 h* + c2 h*^2 + sigma xi`` (``h* = X beta/sqrt(D)``)."""
     k_init, k_x, k_xi = jax.random.split(key, 3)
-    W0, beta = exact_overlap_init(k_init, D, Q0, m0, p.rho, dtype)
+    W0, beta = exact_overlap_init(k_init, D, p.Q0_array(), p.m0_array(), p.rho, dtype)
     X = jax.random.normal(k_x, (P, D), dtype)
-    sq = math.sqrt(D)
-    hs = X @ beta / sq
+    hs = X @ beta / math.sqrt(D)
     y = p.c0 + p.c1 * hs + p.c2 * hs * hs + p.sigma * jax.random.normal(k_xi, (P,), dtype)
+    return W0, beta, X, y
+
+
+def run(W0, beta, X, y, p):
+    """GD in the DMFT conventions from a given problem; observations at steps ``0..T``."""
+    N, dt, a = p.N, p.dt, p.a
+    D = X.shape[1]
+    dtype = X.dtype
+    sq = math.sqrt(D)
     H0 = X @ W0.T / sq
     f0 = (p.alpha / N) * jnp.sum(H0 + 0.5 * p.eps * H0 * H0, 1) if p.centered else 0.0
-    Q0j, m0j = jnp.asarray(Q0, dtype), jnp.asarray(m0, dtype)
+    Q0j, m0j = jnp.asarray(p.Q0_array(), dtype), jnp.asarray(p.m0_array(), dtype)
 
     def observe(W, delta):
         Q = W @ W.T / D
@@ -82,6 +108,10 @@ def _one_seed(key, p, D, P, dtype):
     return jax.tree_util.tree_map(lambda xs, x: jnp.concatenate([xs, x[None]], 0), obs, last)
 
 
+def _one_seed(key, p, D, P, dtype):
+    return run(*draw(key, p, D, P, dtype), p)
+
+
 def simulate(p, D: int, seeds, seed_batch: int = 4, dtype=jnp.float32) -> dict:
     """Run GD for every seed in ``seeds``; returns numpy arrays with a leading seed axis.
 
@@ -96,7 +126,66 @@ def simulate(p, D: int, seeds, seed_batch: int = 4, dtype=jnp.float32) -> dict:
         keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds[i:i + seed_batch]])
         outs.append(jax.tree_util.tree_map(np.asarray, fn(keys)))
     out = {k: np.concatenate([o[k] for o in outs], 0).astype(np.float64) for k in outs[0]}
-    out["train"] = out["train_raw"] - out["train_raw"][:, :1] + (out["test"][:, :1] + p.sigma ** 2)
+    out["train"] = fitted_cv(out["train_raw"], out["test"][:, 0] + p.sigma ** 2)
+    out["time"] = np.arange(p.T + 1) * p.dt
+    out["D"], out["P"] = D, P
+    return out
+
+
+def library_config(p, D: int):
+    """The :class:`grokjax.PolyConfig` whose GD step is one DMFT step ``dt`` of ``p`` (same problem sizes).
+
+    grokjax uses ``x ~ N(0, I/D)``, ``h = w.x`` (the same preactivations), plain MSE without 1/2 and
+    ``lr = eta0 N/alpha^2``, so one step is ``dt`` when ``eta0 = dt eta P/(2 N a)`` (spec ``dmft.md`` §0.1).
+    Its targets are ``c0 + c2 h*^2``: ``c1 != 0`` or label noise need ``--sim side``.
+    """
+    import grokjax as gj
+    from dmft import ConfigError
+
+    if p.c1 != 0:
+        raise ConfigError("c1", "grokjax's simulator has targets c0 + c2 h*^2 only; use --sim side for c1 != 0")
+    if p.sigma != 0:
+        raise ConfigError("sigma", "grokjax's simulator has no label noise; use --sim side for sigma > 0")
+    P = int(round(p.a * D))
+    eta0 = p.dt * p.eta * P / (2.0 * p.N * p.a)
+    return gj.PolyConfig(D=D, N=p.N, P=P, P_test=2, alpha=p.alpha, eps=p.eps, eta0=eta0, steps=p.T, n_log=p.T,
+                         log_schedule="linear", centered=p.centered, optimizer="gd", lazy=False,
+                         kernel_regression=False, n_align=0, engine="weights", dtype="float32")
+
+
+def simulate_library(p, D: int, seeds, seed_batch: int = 4) -> dict:
+    """GD with the library's own simulator (:func:`grokjax.simulate_from`) from exact-overlap initialisations.
+
+    Same draws as :func:`simulate` (``draw``): the two routes see identical problems.  Returns ``train``
+    (fitted t = 0 control variate), ``train_raw``, ``test`` (the library's exact population loss) with a leading
+    seed axis; ``time = step * p.dt``.
+    """
+    import grokjax as gj
+
+    cfg = library_config(p, D)
+    P = cfg.P
+    steps = gj.logged_steps(cfg)
+    if not np.array_equal(steps, np.arange(p.T + 1)):
+        raise RuntimeError("the linear log schedule must log every step 0..T")
+    sq = math.sqrt(D)
+
+    def one(key):
+        W0, beta, X, y = draw(key, p, D, P)
+        Xl = X / sq
+        Xt = Xl[:2]
+        data = gj.PolyData(Xl, y, Xt, p.c0 + p.c2 * (Xt @ beta) ** 2, beta, jnp.asarray(p.c0, X.dtype),
+                           jnp.asarray(p.c2, X.dtype))
+        out = gj.simulate_from(cfg, None, data, {"W": W0})
+        return {"train_raw": out["train_loss"], "test": out["pop_test_loss"]}
+
+    fn = jax.jit(jax.vmap(one))
+    seeds = list(seeds)
+    outs = []
+    for i in range(0, len(seeds), seed_batch):
+        keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds[i:i + seed_batch]])
+        outs.append(jax.tree_util.tree_map(np.asarray, fn(keys)))
+    out = {k: np.concatenate([o[k] for o in outs], 0).astype(np.float64) for k in outs[0]}
+    out["train"] = fitted_cv(out["train_raw"], out["test"][:, 0])
     out["time"] = np.arange(p.T + 1) * p.dt
     out["D"], out["P"] = D, P
     return out

@@ -23,61 +23,126 @@ from dmft import ConfigError, ModelConfig, SolverConfig
 CURVES = ("train", "test", "gap")
 
 
-def _floats(text: str) -> tuple:
-    return tuple(float(v) for v in text.split(",") if v.strip())
-
-
-def _ints(text: str) -> tuple:
-    return tuple(int(v) for v in text.split(",") if v.strip())
-
-
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="grokjax compare dmft", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     d = ModelConfig()
-    for name in ("a", "alpha", "eps", "eta", "dt", "rho", "c0", "c1", "c2", "sigma"):
-        ap.add_argument(f"--{name}", type=float, default=getattr(d, name))
-    ap.add_argument("--N", type=int, default=d.N)
-    ap.add_argument("--T", type=int, default=60, help="GD steps (default 60)")
-    ap.add_argument("--m0", type=_floats, default=None, help="comma list (default linspace(1,-1,N)*0.2+0.05)")
-    ap.add_argument("--uncentered", action="store_true", help="plain predictor f(W_t) instead of f(W_t)-f(W_0)")
-    ap.add_argument("--D", type=_ints, default=(500,), help="comma list of input dimensions")
-    ap.add_argument("--seeds", type=int, default=8, help="simulation seeds per D")
-    ap.add_argument("--seed-batch", type=int, default=4, help="seeds vmapped together")
-    ap.add_argument("--S", type=int, default=2000, help="DMFT Monte-Carlo samples")
-    ap.add_argument("--dmft-seeds", type=int, default=2, help="independent DMFT Monte-Carlo seeds")
-    ap.add_argument("--theory", choices=("finite", "online", "both"), default="finite")
-    ap.add_argument("--out", default=None, help="write the labelled dataset (netCDF) here")
-    ap.add_argument("--plot", default=None, help="write a PNG of the curves here")
+    sd = SolverConfig()
+    model = ap.add_argument_group("model (spec dmft.md §0.1)")
+    helps = {"a": "P/D", "alpha": "output scale", "eps": "quadratic coefficient of phi(h) = h + eps h^2/2",
+             "dt": "GD step in DMFT time (one simulator step)", "rho": "|beta|^2/D",
+             "c0": "target y = c0 + c1 h* + c2 h*^2", "c1": "linear target coefficient (needs --sim side)",
+             "c2": "quadratic target coefficient", "sigma": "label noise on training labels (needs --sim side)"}
+    for name, text in helps.items():
+        model.add_argument(f"--{name}", type=float, default=getattr(d, name), help=f"{text} (default {getattr(d, name):g})")
+    model.add_argument("--eta", type=float, default=None, help="learning-rate scale eta (default N, as in the spec)")
+    model.add_argument("--N", type=int, default=d.N, help=f"hidden units (default {d.N})")
+    model.add_argument("--T", type=int, default=60, help="GD steps (default 60; t_max = T dt)")
+    model.add_argument("--m0", type=float, nargs="+", default=None,
+                       help="initial teacher overlaps W0 beta/D, N values (default linspace(1,-1,N)*0.2+0.05)")
+    model.add_argument("--uncentered", action="store_true", help="plain predictor f(W_t) instead of f(W_t)-f(W_0)")
+    sim = ap.add_argument_group("simulation")
+    sim.add_argument("--D", type=int, nargs="+", default=[500], help="input dimensions (default 500)")
+    sim.add_argument("--seeds", type=int, nargs="+", default=list(range(8)),
+                     help="simulation seeds (default 0 1 ... 7; at least 2 for a standard error)")
+    sim.add_argument("--seed-batch", type=int, default=4, help="seeds vmapped together (default 4)")
+    sim.add_argument("--sim", choices=("library", "side"), default="library",
+                     help="library: grokjax.simulate_from (default); side: the independent DMFT-convention simulator "
+                          "(supports c1 and sigma)")
+    th = ap.add_argument_group("DMFT solver")
+    th.add_argument("--theory", choices=("finite", "online", "both"), default="finite",
+                    help="finite-P/D DMFT, its online a->inf limit, or both (default finite)")
+    th.add_argument("--S", type=int, default=2000, help="Monte-Carlo samples (default 2000)")
+    th.add_argument("--dmft-seeds", type=int, nargs="+", default=[0, 1],
+                    help="independent Monte-Carlo seeds of the DMFT (default 0 1)")
+    th.add_argument("--method", choices=("march", "picard"), default=sd.method,
+                    help="march: causal time marching (solver A); picard: damped fixed point (solver B)")
+    th.add_argument("--responses", choices=("blocked", "pathwise"), default=sd.responses,
+                    help="response estimator of solver A (default blocked; pathwise keeps every tangent)")
+    th.add_argument("--window", type=int, default=sd.window, help=f"exact-lag window of 'blocked' (default {sd.window})")
+    th.add_argument("--block", type=int, default=sd.block, help=f"block size of 'blocked' (default {sd.block})")
+    th.add_argument("--jac-dtype", choices=("float32", "float64"), default=sd.jac_dtype,
+                    help=f"storage of per-sample tangents (default {sd.jac_dtype}; order parameters are float64)")
+    th.add_argument("--chunk", type=int, default=sd.chunk, help=f"samples per chunk of solver B (default {sd.chunk})")
+    th.add_argument("--damping", type=float, default=sd.damping, help=f"solver B damping in (0, 1] (default {sd.damping:g})")
+    th.add_argument("--max-iter", type=int, default=sd.max_iter, help=f"solver B sweeps (default {sd.max_iter})")
+    th.add_argument("--memory-gb", type=float, default=sd.memory_gb,
+                    help=f"refuse a run whose DMFT state or simulation batch needs more (default {sd.memory_gb:g})")
+    out = ap.add_argument_group("output")
+    out.add_argument("--out", default=None, help="write the labelled dataset (netCDF) here")
+    out.add_argument("--plot", default=None, help="write a PNG of the curves here")
+    out.add_argument("--overwrite", action="store_true", help="replace existing --out/--plot files")
     return ap
 
 
+def _check_list(name: str, values, lo: int, hi: int | None = None) -> None:
+    if not values:
+        raise ConfigError(name, "needs at least one value")
+    if len(set(values)) != len(values):
+        raise ConfigError(name, f"has duplicate values {values!r}")
+    for v in values:
+        if v < lo or (hi is not None and v > hi):
+            raise ConfigError(name, f"values must lie in [{lo}, {hi if hi is not None else 'inf'}], got {v}")
+
+
 def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
-    """Build and validate the configs; raises :class:`ConfigError` naming the field."""
+    """Build and validate the configs and run sizes; raises :class:`ConfigError` naming the field."""
     p = ModelConfig(N=args.N, a=args.a, alpha=args.alpha, eps=args.eps, eta=args.eta, dt=args.dt, T=args.T,
-                    rho=args.rho, c0=args.c0, c1=args.c1, c2=args.c2, sigma=args.sigma, m0=args.m0,
-                    centered=not args.uncentered)
+                    rho=args.rho, c0=args.c0, c1=args.c1, c2=args.c2, sigma=args.sigma,
+                    m0=tuple(args.m0) if args.m0 else None, centered=not args.uncentered)
     p.validate()
-    sc = SolverConfig(S=args.S)
+    sc = SolverConfig(S=args.S, seed=args.dmft_seeds[0] if args.dmft_seeds else 0, method=args.method,
+                      responses=args.responses, window=args.window, block=args.block, jac_dtype=args.jac_dtype,
+                      chunk=args.chunk, damping=args.damping, max_iter=args.max_iter, memory_gb=args.memory_gb)
     sc.validate()
-    if not args.D or min(args.D) < 1:
-        raise ConfigError("D", f"input dimensions must be >= 1, got {args.D!r}")
-    if args.seeds < 2:
+    _check_list("D", args.D, 1, 10 ** 6)
+    _check_list("seeds", args.seeds, 0, 2 ** 31 - 1)
+    if len(args.seeds) < 2:
         raise ConfigError("seeds", f"need >= 2 simulation seeds for a standard error, got {args.seeds}")
-    if args.dmft_seeds < 1:
-        raise ConfigError("dmft_seeds", f"must be >= 1, got {args.dmft_seeds}")
+    _check_list("dmft_seeds", args.dmft_seeds, 0, 2 ** 31 - 1)
     if args.seed_batch < 1:
         raise ConfigError("seed_batch", f"must be >= 1, got {args.seed_batch}")
+    if args.sim == "library":
+        from experiments._dmft_sim import library_config
+
+        library_config(p, 1)  # refuses c1 / sigma
+    from dmft._finite import state_gb
+
+    if args.theory != "online" and state_gb(p, sc) > sc.memory_gb:
+        raise ConfigError("S", f"the DMFT needs ~{state_gb(p, sc):.2f} GB of per-sample state, more than "
+                               f"--memory-gb {sc.memory_gb:g}")
+    sim_gb = max(args.D) ** 2 * args.a * 4 * min(args.seed_batch, len(args.seeds)) * 3 / 1e9
+    if sim_gb > sc.memory_gb:
+        raise ConfigError("D", f"a batch of {min(args.seed_batch, len(args.seeds))} simulations at D={max(args.D)} "
+                               f"needs ~{sim_gb:.2f} GB, more than --memory-gb {sc.memory_gb:g} (lower --seed-batch)")
+    for flag, path in (("out", args.out), ("plot", args.plot)):
+        if path:
+            from grokjax.store import check_writable
+
+            check_writable(path, flag, overwrite=args.overwrite)
     return p, sc
 
 
-def run_theory(p: ModelConfig, sc: SolverConfig, dmft_seeds: int, theory: str = "finite") -> dict:
-    """DMFT curves: ``{"finite": [DMFTResult per seed], "online": DMFTResult}`` (as requested)."""
+def _seed_list(seeds) -> list[int]:
+    return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+
+
+def run_theory(p: ModelConfig, sc: SolverConfig, dmft_seeds, theory: str = "finite", quiet: bool = True) -> dict:
+    """DMFT curves: ``{"finite": [DMFTResult per seed], "online": DMFTResult}`` (as requested).
+
+    ``dmft_seeds``: a list of Monte-Carlo seeds, or a count ``k`` meaning ``sc.seed, ..., sc.seed + k - 1``.
+    """
     from dmft import solve_dmft, solve_online
 
+    seeds = [sc.seed + k for k in range(dmft_seeds)] if isinstance(dmft_seeds, int) else list(dmft_seeds)
     out = {}
     if theory in ("finite", "both"):
-        out["finite"] = [solve_dmft(p, dataclasses.replace(sc, seed=sc.seed + k)) for k in range(dmft_seeds)]
+        out["finite"] = []
+        for k, seed in enumerate(seeds):
+            t0 = time.time()
+            out["finite"].append(solve_dmft(p, dataclasses.replace(sc, seed=int(seed))))
+            if not quiet:
+                print(f"  DMFT seed {seed} ({k + 1}/{len(seeds)}): {time.time() - t0:.1f} s", flush=True)
     if theory in ("online", "both"):
         out["online"] = solve_online(p)
     return out
@@ -100,7 +165,10 @@ def sim_curves(sim: dict) -> dict:
     out = {}
     n = sim["test"].shape[0]
     gap = sim["train"] - sim["test"]
-    for name, arr in (("train", sim["train"]), ("test", sim["test"]), ("gap", gap), ("m", sim["m"])):
+    curves = [("train", sim["train"]), ("test", sim["test"]), ("gap", gap)]
+    if "m" in sim:
+        curves.append(("m", sim["m"]))
+    for name, arr in curves:
         out[name] = arr.mean(0)
         out[name + "_sem"] = arr.std(0, ddof=1) / np.sqrt(n)
         out[name + "_std"] = arr.std(0, ddof=1)
@@ -121,23 +189,31 @@ def agreement(theory: dict, sim: dict) -> dict:
     return out
 
 
-def compare(p: ModelConfig, sc: SolverConfig, Ds, seeds: int, dmft_seeds: int = 2, theory: str = "finite",
-            seed_batch: int = 4, quiet: bool = False) -> tuple:
-    """Run theory and simulations; returns ``(theory_results, {D: sim dict}, {D: {kind: agreement}})``."""
-    from experiments._dmft_sim import simulate
+def compare(p: ModelConfig, sc: SolverConfig, Ds, seeds, dmft_seeds=2, theory: str = "finite",
+            seed_batch: int = 4, quiet: bool = False, sim: str = "library") -> tuple:
+    """Run theory and simulations; returns ``(theory_results, {D: sim dict}, {D: {kind: agreement}})``.
+
+    ``sim="library"`` runs :func:`grokjax.simulate_from` (exact-overlap initialisations), ``"side"`` the
+    independent DMFT-convention simulator; both see identical draws.  ``seeds``: a list, or a count.
+    """
+    from experiments._dmft_sim import simulate, simulate_library
 
     t0 = time.time()
-    th = run_theory(p, sc, dmft_seeds, theory)
+    if not quiet:
+        print(f"DMFT ({theory}, S={sc.S}, responses={sc.responses}, T={p.T}) ...", flush=True)
+    th = run_theory(p, sc, dmft_seeds, theory, quiet=quiet)
     if not quiet:
         print(f"theory done in {time.time() - t0:.1f} s", flush=True)
     sims, stats = {}, {}
+    runner = simulate_library if sim == "library" else simulate
     for D in Ds:
         t0 = time.time()
-        sims[D] = simulate(p, D, range(seeds), seed_batch=seed_batch)
+        sims[D] = runner(p, D, _seed_list(seeds), seed_batch=seed_batch)
         sc_ = sim_curves(sims[D])
         stats[D] = {kind: agreement(theory_curves(res), sc_) for kind, res in th.items()}
         if not quiet:
-            print(f"simulation D={D} ({seeds} seeds, P={sims[D]['P']}) done in {time.time() - t0:.1f} s", flush=True)
+            print(f"simulation D={D} ({len(_seed_list(seeds))} seeds, P={sims[D]['P']}, {sim}) done in "
+                  f"{time.time() - t0:.1f} s", flush=True)
     return th, sims, stats
 
 
@@ -161,7 +237,8 @@ def to_dataset(p: ModelConfig, th: dict, sims: dict):
     data = {}
     for name in ("train", "test"):
         data[f"sim_{name}"] = (("D", "seed", "t"), np.stack([sims[D][name] for D in Ds]))
-    data["sim_m"] = (("D", "seed", "t", "unit"), np.stack([sims[D]["m"] for D in Ds]))
+    if all("m" in sims[D] for D in Ds):
+        data["sim_m"] = (("D", "seed", "t", "unit"), np.stack([sims[D]["m"] for D in Ds]))
     if "finite" in th:
         for name in ("train", "test", "m"):
             dims = ("dmft_seed", "t") + (("unit",) if name == "m" else ())
@@ -198,24 +275,42 @@ def plot(p: ModelConfig, th: dict, sims: dict, path: str) -> None:
     plt.close(fig)
 
 
+def verdict(stats: dict) -> tuple[bool, str]:
+    """Overall verdict of the finite-a theory: every curve at every D within its band."""
+    rows = [(D, name, s) for D, kinds in stats.items() for name, s in kinds.get("finite", {}).items()]
+    if not rows:
+        return True, "no finite-a theory requested"
+    worst = max(rows, key=lambda r: r[2]["ratio"])
+    ok = all(s["holds"] for _, _, s in rows)
+    return ok, (f"{'AGREES' if ok else 'DISAGREES'}: {sum(s['holds'] for _, _, s in rows)}/{len(rows)} curves within "
+                f"2 SEM + DMFT spread at every t; worst ratio {worst[2]['ratio']:.2f} ({worst[1]}, D={worst[0]})")
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    from grokjax import ConfigError as InputError
+
     try:
         p, sc = config_from_args(args)
-    except ConfigError as exc:
+    except (ConfigError, InputError) as exc:
         print(f"grokjax: error: {exc}", file=sys.stderr)
         return 2
-    th, sims, stats = compare(p, sc, args.D, args.seeds, args.dmft_seeds, args.theory, args.seed_batch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("once")
+        th, sims, stats = compare(p, sc, args.D, args.seeds, args.dmft_seeds, args.theory, args.seed_batch,
+                                  sim=args.sim)
     print(format_table(stats))
+    print(verdict(stats)[1])
     if args.out:
         from grokjax.store import save_dataset
 
-        save_dataset(to_dataset(p, th, sims), args.out, config=dict(model=p, solver=sc, D=list(args.D),
-                                                                     seeds=args.seeds, dmft_seeds=args.dmft_seeds))
-        print(f"saved {args.out}")
+        path = save_dataset(to_dataset(p, th, sims), args.out, overwrite=args.overwrite,
+                            config=dict(model=p, solver=sc, D=list(args.D), seeds=list(args.seeds),
+                                        dmft_seeds=list(args.dmft_seeds), sim=args.sim))
+        print(f"wrote {path}")
     if args.plot:
         plot(p, th, sims, args.plot)
-        print(f"saved {args.plot}")
+        print(f"wrote {args.plot}")
     return 0
 
 

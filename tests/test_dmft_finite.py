@@ -67,8 +67,10 @@ def test_responses_match_finite_differences_and_stein(responses, window, block):
                       jac_dtype="float64")
     with jax.enable_x64(True):
         p = to_params(cfg)
-        solver = _finite._solve_march if responses == "pathwise" else _finite._solve_blocked
-        st, _ = solver(cfg, p, sc)
+        if responses == "pathwise":
+            st, _ = _finite._solve_march(cfg, p, sc)
+        else:
+            st, _ = _finite._solve_blocked(cfg, p, sc, histories=True)
         zeta0, hstar, xi = _finite._samples(cfg, sc)
         T, N, dt = cfg.T, cfg.N, cfg.dt
         theta = (jnp.einsum("tij,bj->bti", st["Psi"], zeta0) + hstar[:, None, None] * st["bvec"][None]
