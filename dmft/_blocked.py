@@ -43,7 +43,7 @@ def block_edges(T: int, B: int) -> np.ndarray:
 def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int) -> int:
     """Bytes of the per-sample state (tangent buffers and field histories) plus the noise-mixing matrix."""
     nB = block_edges(T, B).shape[1]
-    per_sample = N * N * (W * W + nB * (W + 1) + nB * nB) + 3 * T * N
+    per_sample = N * N * (W * (W + 1) + nB * (W + 1) + nB * nB) + 3 * T * N
     return S * per_sample * itemsize + S * S * itemsize
 
 
@@ -53,20 +53,34 @@ def _apply_history(R, hist):
     return hist.reshape(S, T * N) @ jnp.transpose(R, (0, 2, 1)).reshape(T * N, R.shape[1])
 
 
-def _window_tangents(t, Jwin, rw_t, A, B, p, W: int):
-    """Tangent row ``J[t, t-l]`` for ``l = 0..W`` (S, W+1, N, N); ``Jwin[b, r mod W, l] = J_b[r, r-l]``."""
-    S, N = A.shape[0], p.N
-    hd = Jwin.dtype
-    H = jnp.zeros((S, W + 1, N, N), hd).at[:, 0].set(jnp.eye(N, dtype=hd))
-    for q in range(1, W + 1):
-        r = t - q
-        Rq = jnp.where(r >= 0, jax.lax.dynamic_index_in_dim(rw_t, jnp.maximum(r, 0), 0, keepdims=False), 0.0)
-        rows = jax.lax.dynamic_index_in_dim(Jwin, jnp.mod(r, W), 1, keepdims=False)  # lags 0..W-1 of row r
-        H = H.at[:, q:].add((p.dt / p.a).astype(hd) * jnp.einsum("ij,bljk->blik", Rq.astype(hd), rows[:, : W - q + 1]))
-    lags = jnp.arange(W + 1)
-    J = jnp.einsum("bim,blmk->blik", A.astype(hd), H)
-    J = J + jnp.where((lags == t)[None, :, None, None], B[:, None].astype(hd), 0.0)
-    return jnp.where((lags <= t)[None, :, None, None], J, 0.0)
+def _window_tangents(t, Jbuf, rw_t, A, B, p, W: int):
+    """Exact tangents ``J[t, s]`` for the window ``s in [t-W, t]`` and the updated buffer.
+
+    ``Jbuf[r mod W, j, b, s mod (W+1), k] = J_b[r, s]_{jk}`` for the last ``W`` rows ``r < t`` (row-major in the
+    tangent's row index ``j`` so that ``H[t, s] = delta_ts + (dt/a) sum_r R_w[t, r] J[r, s]`` is one matrix
+    product over ``(r, j)``).  Entries with ``r < s`` are zero: a column is cleared the step before its ``s``
+    enters (after every read of the buffer, so the updates stay in place).
+    Returns ``J_new`` (N, S, W+1, N) by column slot, the lag of each slot, and the new buffer.
+    """
+    N = p.N
+    S = A.shape[0]
+    hd = Jbuf.dtype
+    cols = jnp.arange(W + 1)
+    s_of_col = t - jnp.mod(t - cols, W + 1)  # the s in [t-W, t] held by each column slot
+    rows = jnp.arange(W)
+    r_of_row = t - 1 - jnp.mod(t - 1 - rows, W)  # the r in [t-W, t-1] held by each row slot
+    R = jnp.where((r_of_row >= 0)[:, None, None], jnp.take(rw_t, jnp.clip(r_of_row, 0, rw_t.shape[0] - 1), axis=0), 0.0)
+    lhs = jnp.transpose(R, (1, 0, 2)).reshape(N, W * N).astype(hd)  # [i, (r, j)]
+    H = ((p.dt / p.a).astype(hd) * (lhs @ Jbuf.reshape(W * N, S * (W + 1) * N))).reshape(N, S, W + 1, N)
+    H = H + jnp.eye(N, dtype=hd)[:, None, None, :] * (s_of_col == t).astype(hd)[None, None, :, None]
+    J = jnp.einsum("bim,mbck->ibck", A.astype(hd), H)
+    J = J + (s_of_col == 0).astype(hd)[None, None, :, None] * jnp.transpose(B, (1, 0, 2)).astype(hd)[:, :, None, :]
+    J = jnp.where((s_of_col >= 0)[None, None, :, None], J, 0.0)
+    J, Jbuf = jax.lax.optimization_barrier((J, Jbuf))
+    Jbuf = jax.lax.dynamic_update_index_in_dim(Jbuf, J, jnp.mod(t, W), 0)
+    # clear the column that s = t+1 takes over (its rows r <= t must read zero); done after every read
+    Jbuf = jax.lax.dynamic_update_slice(Jbuf, jnp.zeros((W, N, S, 1, N), hd), (0, 0, 0, jnp.mod(t + 1, W + 1), 0))
+    return J, t - s_of_col, Jbuf
 
 
 def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges):
@@ -101,9 +115,10 @@ def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges):
     edges = np.asarray(edges)
     lo, hi = jnp.asarray(edges[0]), jnp.asarray(edges[1])
     nB = edges.shape[1]
-    # exact recent lags
-    Jnew = _window_tangents(t, st["Jwin"], rw_t, A, B, p, W)
-    st["Jwin"] = jax.lax.dynamic_update_index_in_dim(st["Jwin"], Jnew[:, :W], jnp.mod(t, W), 1)
+    # exact recent lags (by column slot; lag = t - s)
+    Jslot, lag_of_col, st["Jwin"] = _window_tangents(t, st["Jwin"], rw_t, A, B, p, W)
+    order = jnp.argsort(lag_of_col)  # column slots sorted by lag 0..W
+    Jnew = jnp.transpose(jnp.take(Jslot, order, axis=2), (1, 2, 0, 3))  # (S, W+1, N, N) by lag
     # block tangents: H = [t in block] + (dt/a) Y^t, J = A H (+ B for the centring block 0).  Y is stored as
     # (row, sample, block, column) so that the drift below is one plain matrix product (no copy of the state).
     slot_t = jnp.mod(t, W + 1)
@@ -180,7 +195,7 @@ def init_state(p, S: int, W: int, edges: np.ndarray, hd):
     return dict(
         Psi=z(T + 1, N, N), Rw=z(T + 1, T, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
         Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N), v=zh(S, T, N), g=zh(S, T, N),
-        K=zh(S, T, N), Jwin=zh(S, W, W, N, N), Yroll=zh(W + 1, N, S, nB, N), Ysum=zh(nB, N, S, nB, N),
+        K=zh(S, T, N), Jwin=zh(W, N, S, W + 1, N), Yroll=zh(W + 1, N, S, nB, N), Ysum=zh(nB, N, S, nB, N),
         train=z(T + 1), train_cv1=z(T + 1), train_raw=z(T + 1), test=z(T + 1),
     )
 

@@ -113,20 +113,13 @@ def fig1(size: str, out_dir, quiet: bool) -> ClaimCheck:
 
 # ----------------------------------------------------------------------------------------------- Fig 3
 def _half_drop_delay(ds):
-    """Lag between the train and test drops: for each curve (from the first update on), the first step at which
-    it has made half of its total descent (value after the first step -> its minimum); delay = test - train.
+    """Lag between the train and test drops (:func:`grokjax._metrics.half_drop_step` of each curve); delay =
+    test - train.  Unlike a fixed threshold this is defined for every run, including lazy runs whose test loss
+    only reaches a kernel-like plateau within the budget."""
+    from grokjax._metrics import half_drop_step
 
-    Unlike a fixed threshold this is defined for every run, including lazy runs whose test loss only reaches a
-    kernel-like plateau within the budget.
-    """
-    steps = ds["step"].values[1:]
-
-    def half(curve):
-        c = curve[..., 1:]
-        level = c[..., 0] - 0.5 * (c[..., 0] - np.nanmin(c, axis=-1))
-        return steps[np.argmax(c <= level[..., None], axis=-1)].astype(float)
-
-    t_train, t_test = half(ds["train_loss"].values), half(ds["test_loss"].values)
+    steps = ds["step"].values
+    t_train, t_test = half_drop_step(steps, ds["train_loss"].values), half_drop_step(steps, ds["test_loss"].values)
     return t_train, t_test, t_test - t_train
 
 

@@ -2,7 +2,8 @@
 
 * ``first_below(steps, curve, threshold)``: first logged step at which ``curve < threshold`` (NaN if never);
 * ``grokking_delay``: first step the test curve is below the threshold minus the same for the train curve;
-* ``bump_height``: max over time of the test loss minus its initial value (> 0 means the test loss rose).
+* ``bump_height``: max over time of the test loss minus its initial value (> 0 means the test loss rose);
+* ``half_drop_step(steps, curve)``: first step where a curve has made half of its descent (the figures' delay rule).
 Thresholds are absolute unless ``relative=True``, in which case each curve is divided by its first value.
 Resolution is that of the logging schedule.
 """
@@ -33,6 +34,16 @@ def first_crossing(steps, curve, threshold, *, below: bool = True, inclusive: bo
 def first_below(steps, curve, threshold):
     """First step where ``curve`` drops strictly below ``threshold`` (:func:`first_crossing`)."""
     return first_crossing(steps, curve, threshold)
+
+
+def half_drop_step(steps, curve):
+    """First logged step (from the first update on) at which ``curve`` (last axis = time) has made half of its
+    total descent, from its value after the first update to its minimum: the delay rule of the paper figures
+    (defined for every run, including lazy ones whose test loss only reaches a plateau)."""
+    steps = np.asarray(steps, dtype=float)[1:]
+    c = np.asarray(curve, dtype=float)[..., 1:]
+    level = c[..., 0] - 0.5 * (c[..., 0] - np.nanmin(c, axis=-1))
+    return steps[np.argmax(c <= level[..., None], axis=-1)][()]
 
 
 def grokking_metrics(steps, train, test, threshold: float, relative: bool = False) -> dict[str, np.ndarray]:

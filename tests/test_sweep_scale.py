@@ -77,7 +77,9 @@ def test_two_processes_over_loopback_equal_single_process(reference, tmp_path):
 def test_sigkill_then_resume_gives_identical_dataset(tmp_path):
     ckpt = tmp_path / "ckpt"
     out = tmp_path / "resumed.nc"
-    cmd = [sys.executable, "-m", "grokjax", "run", "poly", *ARGS, "--chunk-size", "1",
+    # long enough chunks (about 0.1-1 s each) that the kill lands between chunks, not after the last one
+    args = [*ARGS[:ARGS.index("--steps")], "--steps", "20000", *ARGS[ARGS.index("--steps") + 2:]]
+    cmd = [sys.executable, "-m", "grokjax", "run", "poly", *args, "--chunk-size", "1",
            "--checkpoint-dir", str(ckpt), "--out", str(out)]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rng = np.random.default_rng()
@@ -92,7 +94,7 @@ def test_sigkill_then_resume_gives_identical_dataset(tmp_path):
     result = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     uninterrupted = tmp_path / "uninterrupted.nc"
-    assert _grokjax([*ARGS, "--chunk-size", "1", "--out", str(uninterrupted)]).returncode == 0
+    assert _grokjax([*args, "--chunk-size", "1", "--out", str(uninterrupted)]).returncode == 0
     resumed, clean = gj.load_dataset(out), gj.load_dataset(uninterrupted)
     for name in (*gj.METRICS, "kr_test_loss", "diverged_step"):
         np.testing.assert_array_equal(resumed[name].values, clean[name].values, err_msg=name)  # bit-identical
