@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dmft._finite import _cv_estimate, _delta, _jac_parts, _moments, _weight_row
-from dmft._losses import closed_form_test_loss, dtarget, online_coeffs
+from dmft._finite import _cv_estimate, _jac_parts, _moments, _weight_row, record_losses
+from dmft._losses import dtarget, online_coeffs
 
 
 def block_edges(T: int, B: int) -> np.ndarray:
@@ -96,15 +96,7 @@ def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges):
     base = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :]
     theta = base + dt * _apply_history(rwh, st["v"]).astype(base.dtype)
     h = theta + dt / a * _apply_history(rwh, st["g"]).astype(base.dtype)
-    d_h = _delta(h, zeta0, hstar, xi, p)
-    d_th = _delta(theta, zeta0, hstar, xi, p)
-    test = closed_form_test_loss(cw_tt, cw_t0, p.Q0, m_t, p.m0, p.rho, p)
-    mom = _moments(d_h ** 2, d_th ** 2)
-    EC = test + p.sigma ** 2
-    st["test"] = st["test"].at[t].set(test)
-    st["train"] = st["train"].at[t].set(_cv_estimate(mom, S, EC, mode))
-    st["train_cv1"] = st["train_cv1"].at[t].set(_cv_estimate(mom, S, EC, "one"))
-    st["train_raw"] = st["train_raw"].at[t].set(_cv_estimate(mom, S, EC, "none"))
+    d_h, d_th = record_losses(st, t, h, theta, samples, cw_tt, cw_t0, m_t, p, mode)
     if not signals:
         return st
     A_on, B_on, c_on = online_coeffs(cw_tt, cw_t0, p.Q0, m_t, p)

@@ -111,6 +111,23 @@ def _sigma0(p):
     return jnp.block([[jnp.asarray(p.Q0_array()), m0[:, None]], [m0[None, :], jnp.full((1, 1), p.rho)]])
 
 
+def record_losses(st, t, h, theta, samples, cw_tt, cw_t0, m_t, p, mode):
+    """Write test (closed form) and the train estimators at step ``t`` into ``st`` (in place, a dict); return the
+    residuals ``Delta(h)`` and ``Delta(theta)`` of the samples."""
+    zeta0, hstar, xi = samples
+    d_h = _delta(h, zeta0, hstar, xi, p)
+    d_th = _delta(theta, zeta0, hstar, xi, p)
+    test = closed_form_test_loss(cw_tt, cw_t0, jnp.asarray(p.Q0_array()), m_t, jnp.asarray(p.m0_array()), p.rho, p)
+    mom = _moments(d_h ** 2, d_th ** 2)
+    EC = test + p.sigma ** 2
+    S = zeta0.shape[0]
+    st["test"] = st["test"].at[t].set(test)
+    st["train"] = st["train"].at[t].set(_cv_estimate(mom, S, EC, mode))
+    st["train_cv1"] = st["train_cv1"].at[t].set(_cv_estimate(mom, S, EC, "one"))
+    st["train_raw"] = st["train_raw"].at[t].set(_cv_estimate(mom, S, EC, "none"))
+    return d_h, d_th
+
+
 def _weight_row(t, Psi, Rw, Rg, mug, Cg, p: ModelConfig):
     """Row ``t`` of the closed weight side from rows ``< t`` and the data-side kernels at times ``< t``.
 
@@ -159,7 +176,6 @@ def _march_step(t, st, samples, Xi, p: ModelConfig, mode: str, L: int, signals: 
     S = zeta0.shape[0]
     N, dt, a = p.N, p.dt, p.a
     Q0 = jnp.asarray(p.Q0_array())
-    m0 = jnp.asarray(p.m0_array())
     psi_t, rw_t, b_t, m_t, cw_tt, cw_t0 = _weight_row(t, st["Psi"], st["Rw"], st["Rg"], st["mug"], st["Cg"], p)
     st = dict(st)
     st["Psi"] = st["Psi"].at[t].set(psi_t)
@@ -172,15 +188,7 @@ def _march_step(t, st, samples, Xi, p: ModelConfig, mode: str, L: int, signals: 
     base = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :]
     theta = base + dt * jnp.einsum("sij,sbj->bi", rwL, st["v"][:L])
     h = theta + dt / a * jnp.einsum("sij,sbj->bi", rwL, st["g"][:L])
-    d_h = _delta(h, zeta0, hstar, xi, p)
-    d_th = _delta(theta, zeta0, hstar, xi, p)
-    test = closed_form_test_loss(cw_tt, cw_t0, Q0, m_t, m0, p.rho, p)
-    mom = _moments(d_h ** 2, d_th ** 2)
-    EC = test + p.sigma ** 2
-    st["test"] = st["test"].at[t].set(test)
-    st["train"] = st["train"].at[t].set(_cv_estimate(mom, S, EC, mode))
-    st["train_cv1"] = st["train_cv1"].at[t].set(_cv_estimate(mom, S, EC, "one"))
-    st["train_raw"] = st["train_raw"].at[t].set(_cv_estimate(mom, S, EC, "none"))
+    d_h, d_th = record_losses(st, t, h, theta, samples, cw_tt, cw_t0, m_t, p, mode)
     if not signals:
         return st
     A_on, B_on, c_on = online_coeffs(cw_tt, cw_t0, Q0, m_t, p)
