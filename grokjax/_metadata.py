@@ -116,6 +116,8 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "online_test": ("online DMFT test loss", "1", "test loss of the a -> infinity (Saad-Solla) equations"),
     "online_m": ("online DMFT teacher overlaps", "1", "m(t) of the a -> infinity (Saad-Solla) equations"),
     "first_order_gap": ("first-order train-test gap", "1", "the 1/a train - test gap of dmft.first_order_gap"),
+    "feature_alignment": ("feature alignment", "1",
+                          "cosine of (W_t^T W_t - W_0^T W_0) with beta beta^T, from the DMFT overlaps m, Q, C(t,0)"),
     "a": ("sample ratio a = P/D", "1", "number of training points per input dimension"),
     "eta": ("DMFT learning rate eta", "1", "GD W <- W - dt (eta D/alpha^2) grad L (DMFT convention)"),
     "dt": ("DMFT time step dt", "DMFT time", "one simulator GD step is dt of DMFT time"),
