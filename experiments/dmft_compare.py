@@ -57,8 +57,8 @@ def parser() -> argparse.ArgumentParser:
                     help="independent Monte-Carlo seeds of the DMFT (default 0 1)")
     th.add_argument("--method", choices=("march", "picard"), default=sd.method,
                     help="march: causal time marching (solver A); picard: damped fixed point (solver B)")
-    th.add_argument("--responses", choices=("blocked", "pathwise"), default=sd.responses,
-                    help="response estimator of solver A (default blocked; pathwise keeps every tangent)")
+    th.add_argument("--responses", choices=("blocked", "pathwise"), default=None,
+                    help="response estimator (default: blocked for march, pathwise for picard, the only one it has)")
     th.add_argument("--window", type=int, default=sd.window, help=f"exact-lag window of 'blocked' (default {sd.window})")
     th.add_argument("--block", type=int, default=sd.block, help=f"block size of 'blocked' (default {sd.block})")
     th.add_argument("--jac-dtype", choices=("float32", "float64"), default=sd.jac_dtype,
@@ -92,7 +92,8 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
                     m0=tuple(args.m0) if args.m0 else None, centered=not args.uncentered)
     p.validate()
     sc = SolverConfig(S=args.S, seed=args.dmft_seeds[0] if args.dmft_seeds else 0, method=args.method,
-                      responses=args.responses, window=args.window, block=args.block, jac_dtype=args.jac_dtype,
+                      responses=args.responses or ("pathwise" if args.method == "picard" else "blocked"),
+                      window=args.window, block=args.block, jac_dtype=args.jac_dtype,
                       chunk=args.chunk, damping=args.damping, max_iter=args.max_iter, memory_gb=args.memory_gb)
     sc.validate()
     _check_list("D", args.D, 1, 10 ** 6)
