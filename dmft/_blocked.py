@@ -43,7 +43,7 @@ def block_edges(T: int, B: int) -> np.ndarray:
 def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int) -> int:
     """Bytes of the per-sample state (tangent buffers and field histories) plus the noise-mixing matrix."""
     nB = block_edges(T, B).shape[1]
-    per_sample = N * N * (W * (W + 1) + nB * (W + 1) + nB * nB) + 3 * T * N
+    per_sample = N * N * (W * (W + 1) + nB * (W + 1) + nB * nB) + 2 * T * N
     return S * per_sample * itemsize + S * S * itemsize
 
 
@@ -60,7 +60,7 @@ def _window_tangents(t, Jbuf, rw_t, A, B, p, W: int):
     tangent's row index ``j`` so that ``H[t, s] = delta_ts + (dt/a) sum_r R_w[t, r] J[r, s]`` is one matrix
     product over ``(r, j)``).  Entries with ``r < s`` are zero: a column is cleared the step before its ``s``
     enters (after every read of the buffer, so the updates stay in place).
-    Returns ``J_new`` (N, S, W+1, N) by column slot, the lag of each slot, and the new buffer.
+    Returns ``J_new`` (N, S, W+1, N) by column slot and the lag of each slot; :func:`_write_big` stores it.
     """
     N = p.N
     S = A.shape[0]
@@ -76,29 +76,33 @@ def _window_tangents(t, Jbuf, rw_t, A, B, p, W: int):
     J = jnp.einsum("bim,mbck->ibck", A.astype(hd), H)
     J = J + (s_of_col == 0).astype(hd)[None, None, :, None] * jnp.transpose(B, (1, 0, 2)).astype(hd)[:, :, None, :]
     J = jnp.where((s_of_col >= 0)[None, None, :, None], J, 0.0)
-    J, Jbuf = jax.lax.optimization_barrier((J, Jbuf))
-    Jbuf = jax.lax.dynamic_update_index_in_dim(Jbuf, J, jnp.mod(t, W), 0)
-    # clear the column that s = t+1 takes over (its rows r <= t must read zero); done after every read
-    Jbuf = jax.lax.dynamic_update_slice(Jbuf, jnp.zeros((W, N, S, 1, N), hd), (0, 0, 0, jnp.mod(t + 1, W + 1), 0))
-    return J, t - s_of_col, Jbuf
+    return J, t - s_of_col
 
 
-def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges):
+BIG = ("Jwin", "Yroll", "Ysum", "g", "K")  # per-sample buffers: read by _step, written in place by _write_big
+
+
+def _step(t, st, big, samples, Xi, p, mode: str, signals: bool, W: int, edges):
+    """Step ``t`` of the march: the order-parameter rows (``st``, small, updated and returned) and the new
+    entries of the per-sample buffers ``big`` (read only here; returned as ``new`` for :func:`_write_big`)."""
     zeta0, hstar, xi = samples
     S = zeta0.shape[0]
     N, dt, a, T = p.N, p.dt, p.a, p.T
-    hd = st["g"].dtype
+    hd = big["g"].dtype
     psi_t, rw_t, b_t, m_t, cw_tt, cw_t0 = _weight_row(t, st["Psi"], st["Rw"], st["Rg"], st["mug"], st["Cg"], p)
     st = dict(st)
     for key, val in (("Psi", psi_t), ("Rw", rw_t), ("bvec", b_t), ("m", m_t), ("Q", cw_tt), ("Qt0", cw_t0)):
         st[key] = st[key].at[t].set(val)
     rwh = rw_t.astype(hd)
-    base = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :]
-    theta = base + dt * _apply_history(rwh, st["v"]).astype(base.dtype)
-    h = theta + dt / a * _apply_history(rwh, st["g"]).astype(base.dtype)
+    # u = sum_s R_w[t,s] g^s; the weight noise sum_s R_w[t,s] v^s with v^s = a^{-1/2} Xi^T g^s is Xi^T u / sqrt(a)
+    # (linear in g), so no history of v is kept
+    u = _apply_history(rwh, big["g"])
+    noise = jax.lax.dot_general(Xi, u, (((0,), (0,)), ((), ()))) / jnp.sqrt(a).astype(hd)
+    theta = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :] + dt * noise.astype(jnp.float64)
+    h = theta + dt / a * u.astype(jnp.float64)
     d_h, d_th = record_losses(st, t, h, theta, samples, cw_tt, cw_t0, m_t, p, mode)
     if not signals:
-        return st
+        return st, {}
     A_on, B_on, c_on = online_coeffs(cw_tt, cw_t0, p.Q0, m_t, p)
     A, B, pt = _jac_parts(h, zeta0, d_h, p)
     Ath, Bth, pth = _jac_parts(theta, zeta0, d_th, p)
@@ -108,13 +112,13 @@ def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges):
     lo, hi = jnp.asarray(edges[0]), jnp.asarray(edges[1])
     nB = edges.shape[1]
     # exact recent lags (by column slot; lag = t - s)
-    Jslot, lag_of_col, st["Jwin"] = _window_tangents(t, st["Jwin"], rw_t, A, B, p, W)
+    Jslot, lag_of_col = _window_tangents(t, big["Jwin"], rw_t, A, B, p, W)
     order = jnp.argsort(lag_of_col)  # column slots sorted by lag 0..W
     Jnew = jnp.transpose(jnp.take(Jslot, order, axis=2), (1, 2, 0, 3))  # (S, W+1, N, N) by lag
     # block tangents: H = [t in block] + (dt/a) Y^t, J = A H (+ B for the centring block 0).  Y is stored as
-    # (row, sample, block, column) so that the drift below is one plain matrix product (no copy of the state).
+    # (row, sample, block, column) so that the drift below is one plain matrix product.
     slot_t = jnp.mod(t, W + 1)
-    Y_t = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_t, 0, keepdims=False)  # (N, S, nB, N)
+    Y_t = jax.lax.dynamic_index_in_dim(big["Yroll"], slot_t, 0, keepdims=False)  # (N, S, nB, N)
     in_blk = ((t >= lo) & (t < hi)).astype(hd)
     Hb = (dt / a).astype(hd) * Y_t + jnp.eye(N, dtype=hd)[:, None, None, :] * in_blk[None, None, :, None]
     Jb = jnp.einsum("bim,mbkl->ibkl", A.astype(hd), Hb)
@@ -141,71 +145,94 @@ def _step(t, st, samples, Xi, p, mode: str, signals: bool, W: int, edges):
     row = jnp.where(((s_all == 0) & (t >= 1))[:, None, None], col0, row)
     row = jnp.where((lag >= 0)[:, None, None], row, 0.0)
     st["Rg"] = jax.lax.dynamic_update_slice(st["Rg"], row[None], (t, 0, 0, 0))
-    Kmem = (dt / a) * _apply_history(rwh, st["K"]).astype(jnp.float64)
+    Kmem = (dt / a) * _apply_history(rwh, big["K"]).astype(jnp.float64)
     K_t = jnp.einsum("bim,bm->bi", A, Kmem) + p.kappa * dtarget(hstar, p)[:, None] * pt
     K_th = p.kappa * dtarget(hstar, p)[:, None] * pth
     st["mug"] = st["mug"].at[t].set(_cv_estimate(_moments(K_t, K_th), S, c_on, mode))
-    st["K"] = st["K"].at[:, t].set(K_t.astype(hd))
     gh = g_t.astype(hd)
-    # C_g[t, s] for s < t from the history before it is updated (read-before-write keeps the update in place)
-    cg_row = (jnp.transpose((gh.T @ st["g"].reshape(S, T * N)).reshape(N, T, N), (1, 0, 2)) / S).astype(jnp.float64)
+    # C_g[t, s] for s < t from the history (row t of g is still zero there), then the diagonal entry
+    cg_row = (jnp.transpose((gh.T @ big["g"].reshape(S, T * N)).reshape(N, T, N), (1, 0, 2)) / S).astype(jnp.float64)
     cg_row = jax.lax.dynamic_update_index_in_dim(cg_row, ((gh.T @ gh) / S).astype(jnp.float64), t, 0)
-    st["g"] = st["g"].at[:, t].set(gh)
     st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], cg_row[None], (t, 0, 0, 0))
     st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], jnp.transpose(cg_row, (0, 2, 1))[:, None], (0, t, 0, 0))
-    st["v"] = st["v"].at[:, t].set(jax.lax.dot_general(Xi, gh, (((0,), (0,)), ((), ()))) / jnp.sqrt(a).astype(hd))
     # Y^{t+1} = Y^t + J[t] + dt (sum over window q of R_g[t,q] Y^q + sum over blocks of spread_j * Ysum_j)
     slots = jnp.arange(W + 1)
     q_of_slot = t - jnp.mod(t - slots, W + 1)  # the q in [t-W, t] stored in each slot
     R_slot = jnp.where((q_of_slot >= 0)[:, None, None], jnp.take(row, jnp.clip(q_of_slot, 0, T - 1), axis=0), 0.0)
     rows_roll = jnp.transpose(R_slot, (1, 0, 2)).reshape(N, (W + 1) * N).astype(hd)  # [i, (q, l)]
     rows_sum = jnp.transpose(spread, (1, 0, 2)).reshape(N, nB * N).astype(hd)  # [i, (j, l)]
-    Yr = st["Yroll"].reshape((W + 1) * N, S * nB * N)
-    Ys = st["Ysum"].reshape(nB * N, S * nB * N)
+    Yr = big["Yroll"].reshape((W + 1) * N, S * nB * N)
+    Ys = big["Ysum"].reshape(nB * N, S * nB * N)
     drift = (rows_roll @ Yr + rows_sum @ Ys).reshape(N, S, nB, N)
     Y_next = (Y_t + Jb + dt.astype(hd) * drift).astype(hd)
-    # the value leaving the window at t+1 (q = t - W) joins its block's running sum before its slot is reused
+    # the value that leaves the window at t+1 (read here, so that _write_big only writes: no copy of Yroll)
+    Y_out = jax.lax.dynamic_index_in_dim(big["Yroll"], jnp.mod(t + 1, W + 1), 0, keepdims=False)
+    return st, dict(J=Jslot, Y=Y_next, Y_out=Y_out, g=gh, K=K_t.astype(hd))
+
+
+def _write_big(t, big, new, W: int, edges):
+    """Store step ``t``'s entries in the donated per-sample buffers, in place.
+
+    * ``Jwin``: row slot ``t mod W`` gets ``J[t, .]``; then the column slot that ``s = t+1`` takes over is cleared
+      (its rows ``r <= t`` must read zero);
+    * ``Yroll``/``Ysum``: the value leaving the window at ``t+1`` (``q = t - W``) joins its block's running sum
+      before its slot ``(t+1) mod (W+1)`` receives ``Y^{t+1}``;
+    * ``g``, ``K``: row ``t`` of the sample-major histories.
+    """
+    lo = jnp.asarray(np.asarray(edges)[0])
+    S, N = new["g"].shape
+    hd = new["g"].dtype
+    big = dict(big)
+    Jwin = jax.lax.dynamic_update_index_in_dim(big["Jwin"], new["J"], jnp.mod(t, W), 0)
+    big["Jwin"] = jax.lax.dynamic_update_slice(Jwin, jnp.zeros((W, N, S, 1, N), hd),
+                                               (0, 0, 0, jnp.mod(t + 1, W + 1), 0))
     q_out = t - W
     slot_next = jnp.mod(t + 1, W + 1)
-    Y_out = jax.lax.dynamic_index_in_dim(st["Yroll"], slot_next, 0, keepdims=False)
     j_out = jnp.sum(q_out >= lo[1:])
-    add = jnp.where(q_out >= 1, 1.0, 0.0).astype(hd) * Y_out
-    # materialise the small updates first, then update the big buffers in place (no copies of them)
-    Y_next, add = jax.lax.optimization_barrier((Y_next, add))
-    Yroll, Ysum = jax.lax.optimization_barrier((st["Yroll"], st["Ysum"]))
-    old_sum = jax.lax.dynamic_index_in_dim(Ysum, j_out, 0, keepdims=False)
-    st["Ysum"] = jax.lax.dynamic_update_index_in_dim(Ysum, old_sum + add, j_out, 0)
-    st["Yroll"] = jax.lax.dynamic_update_index_in_dim(Yroll, Y_next, slot_next, 0)
-    return st
+    add = jnp.where(q_out >= 1, 1.0, 0.0).astype(hd) * new["Y_out"]
+    old_sum = jax.lax.dynamic_index_in_dim(big["Ysum"], j_out, 0, keepdims=False)
+    big["Ysum"] = jax.lax.dynamic_update_index_in_dim(big["Ysum"], old_sum + add, j_out, 0)
+    big["Yroll"] = jax.lax.dynamic_update_index_in_dim(big["Yroll"], new["Y"], slot_next, 0)
+    big["g"] = jax.lax.dynamic_update_slice(big["g"], new["g"][:, None], (0, t, 0))
+    big["K"] = jax.lax.dynamic_update_slice(big["K"], new["K"][:, None], (0, t, 0))
+    return big
 
 
 def init_state(p, S: int, W: int, edges: np.ndarray, hd):
+    """Zero order-parameter rows (float64) and zero per-sample buffers (``hd``), as two dicts."""
     T, N = p.T, p.N
     nB = edges.shape[1]
     z = lambda *shape: jnp.zeros(shape, jnp.float64)
     zh = lambda *shape: jnp.zeros(shape, hd)
-    return dict(
+    small = dict(
         Psi=z(T + 1, N, N), Rw=z(T + 1, T, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
-        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N), v=zh(S, T, N), g=zh(S, T, N),
-        K=zh(S, T, N), Jwin=zh(W, N, S, W + 1, N), Yroll=zh(W + 1, N, S, nB, N), Ysum=zh(nB, N, S, nB, N),
+        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N),
         train=z(T + 1), train_cv1=z(T + 1), train_raw=z(T + 1), test=z(T + 1),
     )
+    big = dict(g=zh(S, T, N), K=zh(S, T, N), Jwin=zh(W, N, S, W + 1, N), Yroll=zh(W + 1, N, S, nB, N),
+               Ysum=zh(nB, N, S, nB, N))
+    return small, big
 
 
 _step_jit = jax.jit(_step, static_argnames=("mode", "signals", "W", "edges"), donate_argnums=(1,))
+_write_big_jit = jax.jit(_write_big, static_argnames=("W", "edges"), donate_argnums=(1,))
 
 
 def march(samples, Xi, p, mode: str, W: int, edges, histories: bool = False) -> dict:
-    """The whole causal march, one compiled step per call on a donated state.
+    """The whole causal march, stepped from Python on donated buffers.
 
-    A ``lax.fori_loop`` over the steps would keep two copies of the carried per-sample buffers (measured: the
-    XLA CPU while loop double-buffers them); stepping from Python with donation updates them in place, at the
-    cost of one dispatch per step (negligible next to the step itself).  ``histories`` also returns ``v, g, K``.
+    Each step is two compiled calls: :func:`_step` reads the per-sample buffers and returns the order-parameter
+    rows and the buffers' new entries; :func:`_write_big` stores those entries in place.  Keeping the big
+    buffers out of the outputs of the first call means XLA never copies them (a ``lax.fori_loop`` over steps,
+    or one call that both reads and updates them, was measured to keep two copies).  ``histories`` also
+    returns ``g, K`` (sample-major).
     """
     edges_np = np.asarray(edges)
-    st = init_state(p, samples[0].shape[0], W, edges_np, Xi.dtype)
+    st, big = init_state(p, samples[0].shape[0], W, edges_np, Xi.dtype)
     for t in range(p.T):
-        st = _step_jit(jnp.asarray(t), st, samples, Xi, p, mode, True, W, edges)
-    st = _step_jit(jnp.asarray(p.T), st, samples, Xi, p, mode, False, W, edges)
-    drop = ("Jwin", "Yroll", "Ysum") + (() if histories else ("v", "g", "K"))
-    return {k: v for k, v in st.items() if k not in drop}
+        st, new = _step_jit(jnp.asarray(t), st, big, samples, Xi, p, mode, True, W, edges)
+        big = _write_big_jit(jnp.asarray(t), big, new, W, edges)
+    st, _ = _step_jit(jnp.asarray(p.T), st, big, samples, Xi, p, mode, False, W, edges)
+    if histories:
+        st.update(g=big["g"], K=big["K"])
+    return st

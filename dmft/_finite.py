@@ -397,7 +397,7 @@ def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig, histories: boo
     edges = _blocked.block_edges(p.T, sc.block)
     samples = _samples(cfg, sc)
     st = _blocked.march(samples, _full_xi(sc, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())), histories)
-    for key in ("v", "g", "K"):  # time-major like the pathwise solver
+    for key in ("g", "K"):  # time-major like the pathwise solver
         if key in st:
             st[key] = jnp.transpose(st[key], (1, 0, 2))
     return st, ()

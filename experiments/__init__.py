@@ -13,8 +13,7 @@ Protocol (run -> dataset -> judge -> plot). A module ``experiments/fig_<somethin
 
 The CLI runs ``run``, saves the dataset to ``<out>/data/<name>.nc``, re-loads it, then calls ``judge`` and ``plot``
 on the loaded copy, so ``grokjax figure NAME --from <out>/data/<name>.nc`` (judge + plot only) prints the same
-verdict. Fallback: a module that only defines the older ``make_figure(name, size, out_dir, quiet=False) ->
-ClaimCheck`` (which computes, saves, plots and judges itself) still works, without ``--from``.
+verdict. Every figure follows this protocol (``tests/test_figure_from.py`` checks ``--from`` for each).
 """
 from experiments._figure import ClaimCheck, available_figures, find_figure, save_figure, SIZES
 

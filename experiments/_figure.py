@@ -8,7 +8,8 @@ from grokjax.figures import format_number as _fmt  # noqa: F401
 
 
 def find_figure(name: str) -> Callable[..., ClaimCheck] | None:
-    """A ``make_figure(name, size, out_dir, quiet)`` for figure ``name`` (any protocol), or ``None``."""
+    """A ``make_figure(name, size, out_dir, quiet) -> ClaimCheck`` for figure ``name`` (run, save, judge, plot), or
+    ``None``."""
     from grokjax.figures import find_module, make_figure
 
     try:

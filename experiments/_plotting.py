@@ -53,9 +53,5 @@ def cell_edges(centres) -> np.ndarray:
     return np.concatenate([[first], mid, [last]])
 
 
-def close(fig):
-    plt.close(fig)
-
-
 def colors(n: int, cmap: str = "viridis"):
     return [plt.get_cmap(cmap)(v) for v in np.linspace(0.05, 0.9, n)]

@@ -1,10 +1,10 @@
 """Appendix studies of the polynomial committee machine (paper-math.md section 4, App 8.4-18).
 
-Every figure is ``make_figure(name, size, out_dir)``: ``paper`` is the spec's setting where it is known,
-``small`` runs in about a minute or two on 2 shared CPU cores, ``tiny`` is for the tests (not meant to show the
-claim). Conventions: log-x, train dashed, test solid; losses are the plain MSE (no 1/2); step size
-eta = eta0 N / alpha^2. Values the spec marks UNKNOWN (or that we changed so the claim can show) are stated in
-each figure's ClaimCheck ``details`` and in the dataset attribute ``choices``.
+Every figure is run -> dataset -> judge -> plot (``experiments/__init__.py``): ``paper`` is the spec's setting
+where it is known, ``small`` runs in about a minute or two on 2 shared CPU cores, ``tiny`` is for the tests (not
+meant to show the claim). Conventions: symlog step axes (step 0 at 0), train dashed, test solid; losses are the
+plain MSE (no 1/2); step size eta = eta0 N / alpha^2. Values the spec marks UNKNOWN (or that we changed so the
+claim can show) are stated in each figure's ClaimCheck ``details`` and in the dataset attribute ``choices``.
 
 Shared regime classification (eigenvector-label tasks, App 8.4 / App 18), on each run's train/test curves
 divided by their initial values:
@@ -17,21 +17,23 @@ divided by their initial values:
 """
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from experiments._figure import ClaimCheck, save_figure
-from experiments._plotting import close, colors, loss_curves, new_figure
-from grokjax import first_below, PolyConfig, PolyData, Scalars, init_params, make_data, run_sweep, save_dataset, simulate_from
-from grokjax._general import (GeneralData, GeneralScalars, GeneralSpec, aligned_interpolation_init,
-                              eigenvector_labels, make_general_data, run_general)
-from grokjax._kernels import kernel_alignment, ntk_closed_form
-from grokjax._model import sufficient_stats
+from experiments._figure import SIZES, ClaimCheck
+from experiments._plotting import colors, loss_curves, new_figure, step_axis
+from grokjax import first_below, PolyConfig, PolyData, Scalars, init_params, make_data, run_sweep, simulate_from
+from grokjax._data import labelled_data
+from grokjax._errors import ConfigError
+from grokjax._kernels import eigenvector_labels, kernel_alignment, ntk_closed_form
+from grokjax._model import aligned_interpolation_init, sufficient_stats
 from grokjax._schedule import log_steps
+from grokjax._simulate import logged_steps, simulate_weights
+from grokjax.store import config_to_json
 
 FIGURES = {
     "app8.4": "labels = k-th eigenvector of the initial NTK Gram: alignment per k; immediate/grokking/never",
@@ -49,8 +51,16 @@ FIGURES = {
 REGIMES = ("immediate", "grokking", "never")
 
 
-def _save(ds, out_dir, name, config=None, **attrs):
-    save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name, overwrite=True, **attrs)
+def _dataset(ds, size, config=None, **attrs):
+    """``ds`` with what judge and plot read besides the curves: the run's config (JSON-able, ``attrs["config"]``),
+    ``size`` and the extra attributes."""
+    config = json.loads(config_to_json(config)) if config is not None else {}
+    ds.attrs.update({k: v if isinstance(v, (str, int, float)) else json.loads(config_to_json(v))
+                     for k, v in attrs.items()})
+    ds.attrs.update(config=config, size=size)
+    if "convention" in config:
+        ds.attrs.setdefault("data_convention", str(config["convention"]))
+    return ds
 
 
 def classify(steps, train, test) -> str:
@@ -68,11 +78,6 @@ def _test_at_train_half(train, test):
     r_tr = train / train[0]
     i = int(np.argmax(r_tr < 0.5)) if np.any(r_tr < 0.5) else len(r_tr) - 1
     return float(test[i] / test[0])
-
-
-def _x(steps):
-    steps = np.asarray(steps, float)
-    return np.where(steps == 0, 0.5, steps)
 
 
 # ------------------------------------------------------------------------------ eigenvector-label tasks
@@ -99,7 +104,7 @@ def eigen_task(key, D, N, P, alpha, eps, ks, pool=None):
     return X_all, labels, lam, K, params0
 
 
-def app8_4(size, out_dir, quiet):
+def _run_app8_4(name, size, quiet):
     sp = _EIG[size]
     D, N, P, ks = sp["D"], sp["N"], sp["P"], sp["ks"]
     alpha, eps, eta0 = 1.0, 0.25, 0.5
@@ -112,11 +117,11 @@ def app8_4(size, out_dir, quiet):
     all_k = np.arange(1, 2 * P + 1)
     align_all = np.asarray(jax.vmap(lambda v: kernel_alignment(K_test, v[P:]))(V.T))
     nk = len(ks)
-    data = GeneralData(jnp.broadcast_to(X_all[:P], (nk, P, D)), Y[:, :P], jnp.broadcast_to(X_all[P:], (nk, P, D)),
-                       Y[:, P:], jnp.ones((nk, P)), jnp.ones((nk, P)))
-    spec = GeneralSpec(steps=sp["steps"], n_log=sp["n_log"], centered=True)
-    out = run_general(spec, GeneralScalars.make(alpha, eps, eta0), data, params0, in_axes=(None, 0, None))
-    steps = spec.schedule()
+    cfg = PolyConfig(D=D, N=N, P=P, P_test=P, alpha=alpha, eps=eps, eta0=eta0, steps=sp["steps"], n_log=sp["n_log"],
+                     convention="B", lazy=False, kernel_regression=False, n_align=0)
+    run = jax.jit(jax.vmap(lambda y, yt: simulate_weights(cfg, labelled_data(X_all[:P], y, X_all[P:], yt), params0)))
+    out = jax.tree.map(np.asarray, run(Y[:, :P], Y[:, P:]))
+    steps = logged_steps(cfg)
     train, test = out["train_loss"], out["test_loss"]
     regimes = [classify(steps, a, b) for a, b in zip(train, test)]
     ds = xr.Dataset({"train_loss": (("k", "step"), train), "test_loss": (("k", "step"), test),
@@ -125,8 +130,15 @@ def app8_4(size, out_dir, quiet):
                      "alignment_all": (("k_all",), align_all), "eigenvalue_all": (("k_all",), np.asarray(lam)),
                      "regime": (("k",), np.asarray(regimes))},
                     coords={"k": list(ks), "step": steps, "k_all": all_k})
-    _save(ds, out_dir, "app8.4", spec, D=D, N=N, P=P, alpha=alpha, eps=eps, eta0=eta0, convention="B")
+    return _dataset(ds, size, cfg, D=D, N=N, P=P, alpha=alpha, eps=eps, eta0=eta0, convention="B")
 
+
+def _plot_app8_4(name, ds):
+    a = ds.attrs
+    ks = [int(k) for k in ds["k"].values]
+    nk = len(ks)
+    steps = ds["step"].values
+    align_all = ds["alignment_all"].values
     ncol = (nk + 2) // 2
     fig, grid = plt_grid(2, ncol)
     fig.set_size_inches(3.2 * ncol, 6.0)
@@ -134,24 +146,29 @@ def app8_4(size, out_dir, quiet):
     for extra in axes[nk + 1:]:
         extra.set_visible(False)
     ax = axes[0]
-    ax.plot(all_k, align_all, ".", ms=3, color="grey")
+    ax.plot(ds["k_all"].values, align_all, ".", ms=3, color="grey")
     for k, c in zip(ks, colors(nk)):
         ax.plot([k], [align_all[k - 1]], "o", color=c)
     ax.set_xlabel("eigenvector index k")
     ax.set_ylabel("initial NTK alignment (CKA, test half)")
-    ax.set_title(f"D={D}, N={N}, P={P}, eps={eps}")
-    for ax, k, c, tr, te, reg in zip(axes[1:], ks, colors(nk), train, test, regimes):
+    ax.set_title(f"D={a['D']}, N={a['N']}, P={a['P']}, eps={a['eps']}")
+    for ax, k, c, tr, te, reg in zip(axes[1:], ks, colors(nk), ds["train_loss"].values, ds["test_loss"].values,
+                                     ds["regime"].values):
         loss_curves(ax, steps, tr, te, color=c)
         ax.set_yscale("log")
         ax.set_title(f"k={k}: {reg}", fontsize=9)
     axes[1].set_ylabel("MSE")
-    save_figure(fig, out_dir, "app8.4")
-    close(fig)
+    return fig
 
+
+def _judge_app8_4(name, ds):
+    ks = [int(k) for k in ds["k"].values]
+    regimes = [str(r) for r in ds["regime"].values]
+    train, test = ds["train_loss"].values, ds["test_loss"].values
     order = [REGIMES.index(r) for r in regimes]
     monotone = all(a <= b for a, b in zip(order, order[1:]))
     holds = bool(monotone and set(regimes) == set(REGIMES))
-    numbers = {"k": list(ks), "regime": regimes, "alignment": [float(align_all[k - 1]) for k in ks],
+    numbers = {"k": ks, "regime": regimes, "alignment": [float(v) for v in ds["alignment"].values],
                "test/test0 when train halves": [round(_test_at_train_half(a, b), 3) for a, b in zip(train, test)],
                "final test/test0": [round(float(b[-1] / b[0]), 3) for b in test]}
     return ClaimCheck("app8.4", "small k (aligned with the initial NTK) generalise immediately, intermediate k "
@@ -160,7 +177,7 @@ def app8_4(size, out_dir, quiet):
                       "eigenvectors of the scalar-mean-centred Gram over 2P points (train first P, test last P)")
 
 
-def app18(size, out_dir, quiet):
+def _run_app18(name, size, quiet):
     sp = _GRID[size]
     D, N, Ps, ks = sp["D"], sp["N"], sp["Ps"], sp["ks"]
     alpha, eps, eta0 = 1.0, 0.25, 0.5
@@ -185,40 +202,50 @@ def app18(size, out_dir, quiet):
             cols["y"].append(pad(Y[j, :P]))
             cols["yt"].append(pad(Y[j, P:]))
             cols["m"].append(pad(jnp.ones(P)))
-    data = GeneralData(*(jnp.stack(cols[n]) for n in ("X", "y", "Xt", "yt", "m")), jnp.stack(cols["m"]))
-    spec = GeneralSpec(steps=sp["steps"], n_log=sp["n_log"], centered=True)
-    out = run_general(spec, GeneralScalars.make(alpha, eps, eta0), data, params0, in_axes=(None, 0, None))
-    steps = spec.schedule()
+    cfg = PolyConfig(D=D, N=N, P=Pmax, P_test=Pmax, alpha=alpha, eps=eps, eta0=eta0, steps=sp["steps"],
+                     n_log=sp["n_log"], convention="B", lazy=False, kernel_regression=False, n_align=0)
+    run = jax.jit(jax.vmap(lambda X, y, Xt, yt, m: simulate_weights(cfg, labelled_data(X, y, Xt, yt), params0,
+                                                                    train_weight=m, test_weight=m)))
+    out = jax.tree.map(np.asarray, run(*(jnp.stack(cols[n]) for n in ("X", "y", "Xt", "yt", "m"))))
+    steps = logged_steps(cfg)
     shape = (len(Ps), len(ks), len(steps))
     train, test = out["train_loss"].reshape(shape), out["test_loss"].reshape(shape)
     regimes = np.array([[classify(steps, train[i, j], test[i, j]) if valid[i, j] else "n/a"
                          for j in range(len(ks))] for i in range(len(Ps))])
     ds = xr.Dataset({"train_loss": (("P", "k", "step"), train), "test_loss": (("P", "k", "step"), test),
                      "regime": (("P", "k"), regimes)}, coords={"P": list(Ps), "k": list(ks), "step": steps})
-    _save(ds, out_dir, "app18", spec, D=D, N=N, alpha=alpha, eps=eps, eta0=eta0, convention="B",
+    return _dataset(ds, size, cfg, D=D, N=N, alpha=alpha, eps=eps, eta0=eta0, convention="B",
           choices="P and k grids are our choice (UNKNOWN in the spec)")
 
+
+def _plot_app18(name, ds):
+    Ps, ks = [int(P) for P in ds["P"].values], [int(k) for k in ds["k"].values]
+    steps = ds["step"].values
     fig, axes = plt_grid(len(Ps), len(ks))
     for i, P in enumerate(Ps):
         for j, k in enumerate(ks):
             ax = axes[i][j]
-            if valid[i, j]:
-                c = {"immediate": "C2", "grokking": "C1", "never": "C3"}[regimes[i, j]]
-                loss_curves(ax, steps, train[i, j], test[i, j], color=c, lw=1.2)
+            regime = str(ds["regime"].values[i, j])
+            if regime != "n/a":  # k <= 2P
+                c = {"immediate": "C2", "grokking": "C1", "never": "C3"}[regime]
+                loss_curves(ax, steps, ds["train_loss"].values[i, j], ds["test_loss"].values[i, j], color=c, lw=1.2)
                 ax.set_yscale("log")
-            ax.set_title(f"P={P}, k={k}: {regimes[i, j]}", fontsize=7)
+            ax.set_title(f"P={P}, k={k}: {regime}", fontsize=7)
             ax.tick_params(labelsize=6)
             ax.set_xlabel("")
-    save_figure(fig, out_dir, "app18")
-    close(fig)
+    return fig
 
+
+def _judge_app18(name, ds):
+    Ps, ks = [int(P) for P in ds["P"].values], [int(k) for k in ds["k"].values]
+    regimes = np.array([[str(r) for r in row] for row in ds["regime"].values])
     idx = np.vectorize(lambda r: REGIMES.index(r) if r in REGIMES else -1)(regimes)
     row_ok = all(all(a <= b for a, b in zip(r[r >= 0], r[r >= 0][1:])) for r in idx)
     col_ok = all(all(a >= b for a, b in zip(c[c >= 0], c[c >= 0][1:])) for c in idx.T)
     rescued = [int(ks[j]) for j in range(len(ks)) if idx[0, j] == 2 and np.any(idx[1:, j] == 0)]
     grok_cells = [(int(Ps[i]), int(ks[j])) for i in range(len(Ps)) for j in range(len(ks)) if idx[i, j] == 1]
     holds = bool(row_ok and col_ok and len(grok_cells) > 0 and len(rescued) > 0)
-    numbers = {"P": list(Ps), "k": list(ks), "regimes (rows P)": ["/".join(r[:1] for r in row) for row in regimes],
+    numbers = {"P": Ps, "k": ks, "regimes (rows P)": ["/".join(r[:1] for r in row) for row in regimes],
                "grokking cells (P,k)": grok_cells, "k rescued by more data": rescued,
                "fixed P: worse with k": row_ok, "fixed k: better with P": col_ok}
     return ClaimCheck("app18", "for fixed P, larger k fails; for fixed k, more data brings generalisation, with "
@@ -242,14 +269,12 @@ _DECOMP_STYLE = {"decomp_variance": ("red", "(i) variance"), "decomp_alignment":
 
 
 def _decomp_panel(ax, steps, sel, title):
-    x = _x(steps)
-    ax.plot(x, sel["pop_test_loss"], color="darkorange", lw=2, label="full test loss (i)+(ii)+(iii)")
+    ax.plot(steps, sel["pop_test_loss"], color="darkorange", lw=2, label="full test loss (i)+(ii)+(iii)")
     for key in _DECOMP_KEYS:
         c, lab = _DECOMP_STYLE[key]
-        ax.plot(x, sel[key], "--", color=c, label=lab)
-    ax.set_xscale("log")
+        ax.plot(steps, sel[key], "--", color=c, label=lab)
+    step_axis(ax)
     ax.set_yscale("log")
-    ax.set_xlabel("GD steps")
     ax.set_title(title, fontsize=9)
 
 
@@ -270,6 +295,7 @@ def _bump_attribution(steps, ds_seed):
     return float(pop[i_pk] - pop[i_lo]), int(steps[i_lo]), int(steps[i_pk]), deltas
 
 
+_READOUTS = {"app12": "fixed", "app11": "trained"}
 _DEC = {  # App 12 / App 11 (spec: D=40, N=2, P=120, alpha=1, eps=0.25, uncentred)
     "paper": dict(D=40, N=2, P=120, P_test=1000, seeds=16, n_log=120),
     "small": dict(D=40, N=2, P=120, P_test=1000, seeds=16, n_log=80),
@@ -277,7 +303,8 @@ _DEC = {  # App 12 / App 11 (spec: D=40, N=2, P=120, alpha=1, eps=0.25, uncentre
 }
 
 
-def _decomposition_figure(name, size, out_dir, quiet, readouts):
+def _run_decomposition(name, size, quiet):
+    readouts = _READOUTS[name]
     sp = dict(_DEC[size])
     n_seeds = sp.pop("seeds")
     if readouts == "trained":  # App 11: eta = 0.05 N / alpha^2, 1e5 steps
@@ -292,22 +319,36 @@ def _decomposition_figure(name, size, out_dir, quiet, readouts):
     init = ds["test_loss"].values[:, 0]
     success = np.where(final < 0.05 * init)[0]
     rep = int(success[0]) if len(success) else 0
-    _save(ds, out_dir, name, cfg, representative_seed=rep)
+    return _dataset(ds, size, cfg, representative_seed=rep)
 
+
+def _plot_decomposition(name, ds):
+    readouts = _READOUTS[name]
+    rep = int(ds.attrs["representative_seed"])
+    steps_arr = ds["step"].values
     fig, axes = new_figure(2, 4.8, 3.6)
     sel = ds.isel(seed=rep)
     loss_curves(axes[0], steps_arr, sel["train_loss"], sel["test_loss"], color="C0", label=f"seed {rep}")
-    for s in range(n_seeds):
+    for s in range(ds.sizes["seed"]):
         if s != rep:
-            axes[0].plot(_x(steps_arr), ds["test_loss"].values[s], color="grey", lw=0.5, alpha=0.4)
+            axes[0].plot(steps_arr, ds["test_loss"].values[s], color="grey", lw=0.5, alpha=0.4)
     axes[0].set_yscale("log")
     axes[0].set_ylabel("MSE")
     axes[0].set_title(f"{name}: train/test (grey: test of the other seeds)", fontsize=9)
     _decomp_panel(axes[1], steps_arr, sel, f"decomposition, seed {rep} (readouts {readouts})")
     axes[1].legend(fontsize=7)
-    save_figure(fig, out_dir, name)
-    close(fig)
+    return fig
 
+
+def _judge_decomposition(name, ds):
+    readouts = _READOUTS[name]
+    n_seeds = ds.sizes["seed"]
+    steps_arr = ds["step"].values
+    final = ds["test_loss"].values[:, -1]
+    init = ds["test_loss"].values[:, 0]
+    success = np.where(final < 0.05 * init)[0]
+    rep = int(ds.attrs["representative_seed"])
+    sel = ds.isel(seed=rep)
     # mechanism on every generalising seed
     lin_dominant, falls = [], []
     for s in success:
@@ -331,14 +372,6 @@ def _decomposition_figure(name, size, out_dir, quiet, readouts):
                       " rise of the exact population test loss from its minimum to its maximum before it halves")
 
 
-def app12(size, out_dir, quiet):
-    return _decomposition_figure("app12", size, out_dir, quiet, "fixed")
-
-
-def app11(size, out_dir, quiet):
-    return _decomposition_figure("app11", size, out_dir, quiet, "trained")
-
-
 # ------------------------------------------------------------------------------ goldilocks data size
 _GOLD = {  # spec: D=40, N=100, P in {50, 120, 500}, alpha=1, eps=0.5, eta=0.5N, 5e4 steps, centred
     "paper": dict(D=40, N=100, Ps=(50, 120, 500), P_test=1000, steps=50_000, n_log=100),
@@ -348,7 +381,7 @@ _GOLD = {  # spec: D=40, N=100, P in {50, 120, 500}, alpha=1, eps=0.5, eta=0.5N,
 GOLD_EPS = 0.1  # our choice: with the spec's eps = 0.5 our draws show no delay at P = 120 (see details)
 
 
-def app8_4_1(size, out_dir, quiet):
+def _run_app8_4_1(name, size, quiet):
     sp = dict(_GOLD[size])
     Ps = sp.pop("Ps")
     parts = []
@@ -357,21 +390,30 @@ def app8_4_1(size, out_dir, quiet):
                          n_align=0, kernel_regression=False, **sp)
         parts.append(run_sweep(cfg, quiet=quiet).isel(seed=0).drop_vars("seed"))
     ds = xr.concat(parts, dim="P").assign_coords(P=list(Ps))
-    _save(ds, out_dir, "app8.4.1", cfg, choices=f"eps={GOLD_EPS} (spec 0.5); data from seed 0")
+    return _dataset(ds, size, cfg, choices=f"eps={GOLD_EPS} (spec 0.5); data from seed 0")
+
+
+_GOLD_LABELS = ("too little data", "just right", "too much data")
+
+
+def _plot_app8_4_1(name, ds):
+    Ps = [int(P) for P in ds["P"].values]
     steps = ds["step"].values
     fig, axes = plt_grid(2, len(Ps))
     fig.set_size_inches(3.8 * len(Ps), 6.4)
-    labels = ("too little data", "just right", "too much data")
     for j, P in enumerate(Ps):
         sel = ds.sel(P=P)
         loss_curves(axes[0][j], steps, sel["train_loss"], sel["test_loss"], color="C0")
         axes[0][j].set_yscale("log")
-        axes[0][j].set_title(f"P={P}: {labels[j]}", fontsize=9)
+        axes[0][j].set_title(f"P={P}: {_GOLD_LABELS[j]}", fontsize=9)
         _decomp_panel(axes[1][j], steps, sel, f"P={P}: test-loss decomposition")
     axes[1][0].legend(fontsize=6)
-    save_figure(fig, out_dir, "app8.4.1")
-    close(fig)
+    return fig
 
+
+def _judge_app8_4_1(name, ds):
+    Ps = [int(P) for P in ds["P"].values]
+    steps = ds["step"].values
     res = {}
     for P in Ps:
         sel = ds.sel(P=P)
@@ -414,7 +456,7 @@ def interpolation_inits(cfg: PolyConfig, seed: int, lambdas):
     return data, {"W": Ws}
 
 
-def app8_4_2(size, out_dir, quiet):
+def _run_app8_4_2(name, size, quiet):
     sp = _INTERP[size]
     cfg = PolyConfig(alpha=1.0, eps=0.25, eta0=0.5, convention="A", centered=False, lazy=False, n_align=0,
                      kernel_regression=False, **sp)
@@ -427,18 +469,25 @@ def app8_4_2(size, out_dir, quiet):
                                                                 "decomp_variance", "decomp_alignment",
                                                                 "decomp_linear")},
                     coords={"lam": list(LAMBDAS), "step": steps})
-    _save(ds, out_dir, "app8.4.2", cfg, seed=seed)
+    return _dataset(ds, size, cfg, seed=seed)
+
+
+def _plot_app8_4_2(name, ds):
+    lambdas = [float(v) for v in ds["lam"].values]
     fig, (ax,) = new_figure(1, 5.6, 4.0)
-    for lam, c in zip(LAMBDAS, colors(len(LAMBDAS), "plasma")):
-        loss_curves(ax, steps, ds["train_loss"].sel(lam=lam), ds["test_loss"].sel(lam=lam), color=c,
+    for lam, c in zip(lambdas, colors(len(lambdas), "plasma")):
+        loss_curves(ax, ds["step"].values, ds["train_loss"].sel(lam=lam), ds["test_loss"].sel(lam=lam), color=c,
                     label=f"lambda={lam}")
     ax.set_yscale("log")
     ax.set_ylabel("MSE (uncentred)")
     ax.legend(fontsize=7)
     ax.set_title("W0 = lambda W* + (1-lambda) W_rand")
-    save_figure(fig, out_dir, "app8.4.2")
-    close(fig)
+    return fig
 
+
+def _judge_app8_4_2(name, ds):
+    lambdas = [float(v) for v in ds["lam"].values]
+    steps = ds["step"].values
     te = ds["test_loss"].values
     # bump = rise of the test loss above its running minimum before it halves (relative to the initial value)
     bumps = []
@@ -448,9 +497,9 @@ def app8_4_2(size, out_dir, quiet):
         bumps.append(float((row[i_pk] - row[i_lo]) / row[0]))
     t_half = [first_below(steps, row, 0.5 * row[0]) for row in te]
     b0 = bumps[0]
-    later = [b for lam, b in zip(LAMBDAS, bumps) if lam >= 0.2]
+    later = [b for lam, b in zip(lambdas, bumps) if lam >= 0.2]
     holds = bool(b0 > 0.01 and all(b < 0.25 * b0 for b in later))
-    numbers = {"lambda": list(LAMBDAS), "relative bump": [round(b, 4) for b in bumps],
+    numbers = {"lambda": lambdas, "relative bump": [round(b, 4) for b in bumps],
                "step test halves": t_half, "final test": [float(f"{v:.3g}") for v in te[:, -1]]}
     return ClaimCheck("app8.4.2", "even a small aligned component in the init removes the test-loss bump", holds,
                       numbers, "bump = rise of the test loss above its running minimum before the test loss halves, "
@@ -469,7 +518,7 @@ _WD = {  # model and values are UNKNOWN in the spec: our choice (see app14 docst
 WD_EPS, WD_ETA0, WD_THRESHOLD = 0.25, 0.5, 0.05
 
 
-def app14(size, out_dir, quiet):
+def _run_app14(name, size, quiet):
     """Weight decay on the committee machine with trained readouts and an antisymmetric init.
 
     Our choice of model (the paper's is not recoverable): f = (alpha/N) sum_k a_k phi(w_k.x), neurons in pairs
@@ -481,18 +530,16 @@ def app14(size, out_dir, quiet):
     D, N, P, Pt = sp["D"], sp["N"], sp["P"], sp["P_test"]
     k_data, k_init = jax.random.split(jax.random.PRNGKey(0))
     d = make_data(k_data, D, P, Pt)
-    data = make_general_data(d.X, d.y, d.X_test, d.y_test)
     Z = jax.random.normal(k_init, (N // 2, D + 1))
     params0 = {"W": jnp.concatenate([Z[:, :D], Z[:, :D]]), "a": jnp.concatenate([Z[:, D], -Z[:, D]])}
     alphas, wds = sp["alphas"], sp["wds"]
     A, Wd = np.meshgrid(alphas, wds, indexing="ij")
-    n = A.size
-    f32 = lambda v: jnp.asarray(v, jnp.float32)  # noqa: E731
-    sc = GeneralScalars(f32(A.ravel()), f32(np.full(n, WD_EPS)), f32(np.full(n, WD_ETA0)), f32(Wd.ravel()),
-                        f32(np.zeros(n)))
-    spec = GeneralSpec(steps=sp["steps"], n_log=sp["n_log"], centered=False)
-    out = run_general(spec, sc, data, params0, in_axes=(0, None, None))
-    steps = spec.schedule()
+    cfg = PolyConfig(D=D, N=N, P=P, P_test=Pt, eps=WD_EPS, eta0=WD_ETA0, steps=sp["steps"], n_log=sp["n_log"],
+                     centered=False, readouts="trained", lazy=False, kernel_regression=False, n_align=0)
+    run = jax.jit(jax.vmap(lambda a, wd: simulate_weights(cfg, d, params0, decay=WD_ETA0 * wd,
+                                                          scalars=Scalars.from_config(cfg)._replace(alpha=a))))
+    out = jax.tree.map(np.asarray, run(jnp.asarray(A.ravel(), jnp.float32), jnp.asarray(Wd.ravel(), jnp.float32)))
+    steps = logged_steps(cfg)
     shape = (len(alphas), len(wds), len(steps))
     train, test = out["train_loss"].reshape(shape), out["test_loss"].reshape(shape)
     norm = out["weight_norm"].reshape(shape)
@@ -502,9 +549,14 @@ def app14(size, out_dir, quiet):
     t_gen = np.array([[first_below(steps, test[i, j], WD_THRESHOLD * test[i, j, 0]) for j in range(len(wds))]
                       for i in range(len(alphas))])
     ds["t_generalise"] = (("alpha", "wd"), t_gen)
-    _save(ds, out_dir, "app14", spec, D=D, N=N, P=P, eps=WD_EPS, eta0=WD_ETA0,
+    return _dataset(ds, size, cfg, D=D, N=N, P=P, eps=WD_EPS, eta0=WD_ETA0,
           choices="model, alphas and weight decays are our choice (UNKNOWN in the spec)")
 
+
+def _plot_app14(name, ds):
+    alphas, wds = [float(a) for a in ds["alpha"].values], [float(w) for w in ds["wd"].values]
+    steps = ds["step"].values
+    train, test, t_gen = ds["train_loss"].values, ds["test_loss"].values, ds["t_generalise"].values
     fig, axes = new_figure(len(alphas) + 1, 4.0, 3.4)
     for i, a in enumerate(alphas):
         for j, (w, c) in enumerate(zip(wds, colors(len(wds)))):
@@ -521,9 +573,13 @@ def app14(size, out_dir, quiet):
     ax.ticklabel_format(style="sci", scilimits=(0, 0))
     ax.legend(fontsize=7)
     fig.tight_layout()
-    save_figure(fig, out_dir, "app14")
-    close(fig)
+    return fig
 
+
+def _judge_app14(name, ds):
+    D, N, P = (int(ds.attrs[k]) for k in ("D", "N", "P"))
+    alphas, wds = [float(a) for a in ds["alpha"].values], [float(w) for w in ds["wd"].values]
+    t_gen = ds["t_generalise"].values
     big = np.nan_to_num(t_gen, nan=np.inf)
     # (1) more weight decay -> earlier generalisation at the laziest alpha
     shorter = bool(np.all(np.diff(big[-1]) <= 0) and big[-1, -1] < big[-1, 0])
@@ -541,7 +597,7 @@ def app14(size, out_dir, quiet):
         resid = t_gen[-1][ok] - (t0 + c * inv)
         r2 = float(1 - np.sum(resid**2) / np.sum((t_gen[-1][ok] - t_gen[-1][ok].mean()) ** 2))
     holds = bool(shorter and restores and c > 0 and r2 >= 0.9)
-    numbers = {"alpha": list(alphas), "wd": list(wds), "t_generalise (rows alpha)": t_gen.tolist(),
+    numbers = {"alpha": alphas, "wd": wds, "t_generalise (rows alpha)": t_gen.tolist(),
                "more wd, earlier (largest alpha)": shorter, "larger alpha restores the delay": restores,
                "slope d log t / d log(1/wd)": slope, "affine fit t = t0 + c/wd: c": float(c), "R^2": r2}
     return ClaimCheck("app14", "more weight decay shortens the grokking delay; a larger alpha restores it; the time "
@@ -560,28 +616,42 @@ _MOM = {  # spec: Fig 1 setup (D=100, N=500, P=550, eps=0.02, alpha=1, eta=N/alp
 }
 
 
-def app15a(size, out_dir, quiet):
+def _run_app15a(name, size, quiet):
     cfg = PolyConfig(alpha=1.0, eps=0.02, eta0=1.0, convention="A", centered=True, optimizer="momentum",
                      **{"n_align": 0, **_MOM[size]})
     mus = [0.0, 0.95]  # momentum 0 is plain GD (same compiled program)
     ds = run_sweep(cfg, {"momentum": mus}, quiet=quiet).isel(seed=0)
-    _save(ds, out_dir, "app15a", cfg)
+    return _dataset(ds, size, cfg)
+
+
+def _momentum_results(ds):
+    steps = ds["step"].values
+    res = {}
+    for mu in (float(m) for m in ds["momentum"].values):
+        sel = ds.sel(momentum=mu)
+        te, tr, lz = sel["test_loss"].values, sel["train_loss"].values, sel["lazy_test_loss"].values
+        res[mu] = dict(bump=float(te.max() / te[0]), final=float(te[-1] / te[0]), lazy_final=float(lz[-1] / te[0]),
+                       t_half=float(first_below(steps, te, 0.5 * te[0])), regime=classify(steps, tr, te))
+    return res
+
+
+def _plot_app15a(name, ds):
+    cfg = ds.attrs["config"]
     steps = ds["step"].values
     fig, axes = new_figure(2, 4.6, 3.6)
-    res = {}
-    for ax, mu in zip(axes, mus):
+    for ax, mu in zip(axes, (float(m) for m in ds["momentum"].values)):
         sel = ds.sel(momentum=mu)
         loss_curves(ax, steps, sel["train_loss"], sel["test_loss"], color="C0", label="network")
         loss_curves(ax, steps, sel["lazy_train_loss"], sel["lazy_test_loss"], color="k", label="linearised")
         ax.axhline(float(sel["kr_test_loss"]), color="k", lw=0.8)
         ax.set_yscale("log")
-        ax.set_title(f"{'GD' if mu == 0 else f'momentum {mu}'}: D={cfg.D}, N={cfg.N}, P={cfg.P}", fontsize=9)
-        te, tr, lz = sel["test_loss"].values, sel["train_loss"].values, sel["lazy_test_loss"].values
-        res[mu] = dict(bump=float(te.max() / te[0]), final=float(te[-1] / te[0]), lazy_final=float(lz[-1] / te[0]),
-                       t_half=first_below(steps, te, 0.5 * te[0]), regime=classify(steps, tr, te))
+        ax.set_title(f"{'GD' if mu == 0 else f'momentum {mu}'}: D={cfg['D']}, N={cfg['N']}, P={cfg['P']}", fontsize=9)
     axes[0].legend(fontsize=7)
-    save_figure(fig, out_dir, "app15a")
-    close(fig)
+    return fig
+
+
+def _judge_app15a(name, ds):
+    res = _momentum_results(ds)
     m = res[0.95]
     holds = bool(m["bump"] > 1.0 and m["final"] < 0.1 and m["lazy_final"] > 0.5 and m["regime"] == "grokking")
     numbers = {("GD" if mu == 0 else f"momentum {mu}"): {k: (round(v, 4) if isinstance(v, float) else v)
@@ -620,7 +690,7 @@ def multi_index_data(key, D, P, P_test, r):
     return PolyData(X[:P], y[:P], X[P:], y[P:], betas[0], jnp.zeros(()), jnp.asarray(jnp.nan))
 
 
-def app16(size, out_dir, quiet):
+def _run_app16(name, size, quiet):
     sp = _HARD[size]
     # (a) multi-index targets through the committee-machine core (phi = h + eps/2 h^2 can represent them)
     mi, rs = sp["mi"], sp["rs"]
@@ -633,7 +703,7 @@ def app16(size, out_dir, quiet):
     run = jax.jit(jax.vmap(lambda d: simulate_from(cfg, Scalars.from_config(cfg), d, params0)))
     out = jax.tree.map(np.asarray, run(data))
     steps_mi = log_steps(cfg.steps, cfg.n_log, cfg.log_schedule)
-    # (b) degree-k Hermite target y = He_k(beta.x)/sqrt(k!), |beta| = sqrt(D), phi = h + eps/2 h^k (general sim)
+    # (b) degree-k Hermite target y = He_k(beta.x)/sqrt(k!), |beta| = sqrt(D), phi = h + eps/2 h^k (simulate_weights)
     he = sp["he"]
     D, N, P, Pt = he["D"], he["N"], he["P"], he["P_test"]
     kx, kw, kb = jax.random.split(jax.random.PRNGKey(1), 3)
@@ -641,37 +711,52 @@ def app16(size, out_dir, quiet):
     beta = jax.random.normal(kb, (D,))
     beta = beta * jnp.sqrt(D) / jnp.linalg.norm(beta)
     y = hermite(HE_DEGREE, X @ beta)
-    spec = GeneralSpec(steps=he["steps"], n_log=he["n_log"], centered=True, degree=HE_DEGREE)
-    hdata = make_general_data(X[:P], y[:P], X[P:], y[P:])
+    hcfg = PolyConfig(D=D, N=N, P=P, P_test=Pt, alpha=HE_ALPHA, eps=HE_EPS, eta0=HE_ETA0, steps=he["steps"],
+                      n_log=he["n_log"], lazy=False, kernel_regression=False, n_align=0)
+    hdata = labelled_data(X[:P], y[:P], X[P:], y[P:])
     hp0 = {"W": jax.random.normal(kw, (N, D))}
-    hout = run_general(spec, GeneralScalars.make(HE_ALPHA, HE_EPS, HE_ETA0), hdata, hp0, in_axes=(None, None, None))
-    steps_he = spec.schedule()
+    hout = jax.tree.map(np.asarray, jax.jit(lambda: simulate_weights(hcfg, hdata, hp0, degree=HE_DEGREE))())
+    steps_he = logged_steps(hcfg)
 
     ds = xr.Dataset({"train_loss": (("r", "step"), out["train_loss"]), "test_loss": (("r", "step"), out["test_loss"]),
                      "hermite_train_loss": (("step_he",), hout["train_loss"]),
                      "hermite_test_loss": (("step_he",), hout["test_loss"])},
                     coords={"r": list(rs), "step": steps_mi, "step_he": steps_he})
-    _save(ds, out_dir, "app16", cfg, hermite=dict(degree=HE_DEGREE, eps=HE_EPS, alpha=HE_ALPHA, eta0=HE_ETA0, **he),
+    return _dataset(ds, size, cfg, hermite=dict(degree=HE_DEGREE, eps=HE_EPS, alpha=HE_ALPHA, eta0=HE_ETA0, **he),
           choices="targets, activation, sizes and eps are our choice (UNKNOWN in the spec)")
+
+
+def _plot_app16(name, ds):
+    cfg = ds.attrs["config"]
+    he = ds.attrs["hermite"]
+    he = json.loads(he) if isinstance(he, str) else he
+    rs = [int(r) for r in ds["r"].values]
+    steps_mi, steps_he = ds["step"].values, ds["step_he"].values
     fig, axes = new_figure(2, 4.6, 3.6)
-    res = {}
     for i, (r, c) in enumerate(zip(rs, colors(len(rs)))):
-        tr, te = out["train_loss"][i], out["test_loss"][i]
-        loss_curves(axes[0], steps_mi, tr, te, color=c, label=f"r={r}")
-        res[f"multi-index r={r}"] = (classify(steps_mi, tr, te), _test_at_train_half(tr, te), float(te[-1] / te[0]),
-                                     float(te.max() / te[0]))
+        loss_curves(axes[0], steps_mi, ds["train_loss"].values[i], ds["test_loss"].values[i], color=c, label=f"r={r}")
     axes[0].set_yscale("log")
     axes[0].legend(fontsize=7)
-    axes[0].set_title(f"y = sum_j<=r 1/2 (beta_j.x)^2, D={cfg.D}, N={cfg.N}, P={cfg.P}, eps={MI_EPS}", fontsize=8)
-    tr, te = hout["train_loss"], hout["test_loss"]
-    loss_curves(axes[1], steps_he, tr, te, color="C3", label=f"He_{HE_DEGREE}")
+    axes[0].set_title(f"y = sum_j<=r 1/2 (beta_j.x)^2, D={cfg['D']}, N={cfg['N']}, P={cfg['P']}, eps={MI_EPS}",
+                      fontsize=8)
+    loss_curves(axes[1], steps_he, ds["hermite_train_loss"].values, ds["hermite_test_loss"].values, color="C3",
+                label=f"He_{HE_DEGREE}")
+    axes[1].set_yscale("log")
+    axes[1].set_title(f"y = He_{HE_DEGREE}(beta.x)/sqrt({HE_DEGREE}!), phi = h + eps/2 h^{HE_DEGREE}, D={he['D']}, "
+                      f"P={he['P']}", fontsize=8)
+    return fig
+
+
+def _judge_app16(name, ds):
+    res = {}
+    steps_mi, steps_he = ds["step"].values, ds["step_he"].values
+    for i, r in enumerate(int(r) for r in ds["r"].values):
+        tr, te = ds["train_loss"].values[i], ds["test_loss"].values[i]
+        res[f"multi-index r={r}"] = (classify(steps_mi, tr, te), _test_at_train_half(tr, te), float(te[-1] / te[0]),
+                                     float(te.max() / te[0]))
+    tr, te = ds["hermite_train_loss"].values, ds["hermite_test_loss"].values
     res[f"Hermite k={HE_DEGREE}"] = (classify(steps_he, tr, te), _test_at_train_half(tr, te), float(te[-1] / te[0]),
                                      float(te.max() / te[0]))
-    axes[1].set_yscale("log")
-    axes[1].set_title(f"y = He_{HE_DEGREE}(beta.x)/sqrt({HE_DEGREE}!), phi = h + eps/2 h^{HE_DEGREE}, D={D}, P={P}",
-                      fontsize=8)
-    save_figure(fig, out_dir, "app16")
-    close(fig)
     holds = bool(all(v[0] == "grokking" for v in res.values()))
     numbers = {k: {"regime": v[0], "test/test0 when train halves": round(v[1], 3), "final test/test0": round(v[2], 4),
                    "peak test/test0": round(v[3], 3)}
@@ -700,19 +785,19 @@ def accuracy_curves(pred, y, taus):
     return np.stack([np.mean(err < tau, axis=-1) for tau in taus])
 
 
-def app17(size, out_dir, quiet):
+def _run_app17(name, size, quiet):
     sp = _ACC[size]
     D, N, P, Pt = sp["D"], sp["N"], sp["P"], sp["P_test"]
     k_data, k_init = jax.random.split(jax.random.PRNGKey(0))
     d = make_data(k_data, D, P, Pt)
-    data = make_general_data(d.X, d.y, d.X_test, d.y_test)
     params0 = init_params(k_init, N, D)
     n = len(ACC_ALPHAS)
-    f32 = lambda v: jnp.asarray(v, jnp.float32)  # noqa: E731
-    sc = GeneralScalars(f32(ACC_ALPHAS), f32([ACC_EPS] * n), f32([ACC_ETA0] * n), f32([0.0] * n), f32([0.0] * n))
-    spec = GeneralSpec(steps=sp["steps"], n_log=sp["n_log"], centered=True, log_preds=True)
-    out = run_general(spec, sc, data, params0, in_axes=(0, None, None))
-    steps = spec.schedule()
+    cfg = PolyConfig(D=D, N=N, P=P, P_test=Pt, eps=ACC_EPS, eta0=ACC_ETA0, steps=sp["steps"], n_log=sp["n_log"],
+                     lazy=False, kernel_regression=False, n_align=0)
+    run = jax.jit(jax.vmap(lambda a: simulate_weights(cfg, d, params0, log_preds=True,
+                                                      scalars=Scalars.from_config(cfg)._replace(alpha=a))))
+    out = jax.tree.map(np.asarray, run(jnp.asarray(ACC_ALPHAS, jnp.float32)))
+    steps = logged_steps(cfg)
     acc_tr = accuracy_curves(out["pred_train"], d.y, ACC_TAUS)  # (tau, alpha, L)
     acc_te = accuracy_curves(out["pred_test"], d.y_test, ACC_TAUS)
     ds = xr.Dataset({"train_loss": (("alpha", "step"), out["train_loss"]),
@@ -720,13 +805,19 @@ def app17(size, out_dir, quiet):
                      "train_accuracy": (("tau", "alpha", "step"), acc_tr),
                      "test_accuracy": (("tau", "alpha", "step"), acc_te)},
                     coords={"alpha": list(ACC_ALPHAS), "tau": list(ACC_TAUS), "step": steps})
-    _save(ds, out_dir, "app17", spec, D=D, N=N, P=P, eps=ACC_EPS, eta0=ACC_ETA0,
+    return _dataset(ds, size, cfg, D=D, N=N, P=P, eps=ACC_EPS, eta0=ACC_ETA0,
           choices="regression task, alphas and thresholds are our choice")
 
-    fig, axes = new_figure(1 + n, 4.2, 3.4)
-    for i, (a, c) in enumerate(zip(ACC_ALPHAS, ("C0", "C2", "C3"))):
-        loss_curves(axes[0], steps, out["train_loss"][i], out["test_loss"][i], color=c, label=f"alpha={a:g}")
-        for t, (tau, ct) in enumerate(zip(ACC_TAUS, colors(len(ACC_TAUS)))):
+
+def _plot_app17(name, ds):
+    alphas, taus = [float(a) for a in ds["alpha"].values], [float(t) for t in ds["tau"].values]
+    steps = ds["step"].values
+    acc_tr, acc_te = ds["train_accuracy"].values, ds["test_accuracy"].values
+    fig, axes = new_figure(1 + len(alphas), 4.2, 3.4)
+    for i, (a, c) in enumerate(zip(alphas, ("C0", "C2", "C3"))):
+        loss_curves(axes[0], steps, ds["train_loss"].values[i], ds["test_loss"].values[i], color=c,
+                    label=f"alpha={a:g}")
+        for t, (tau, ct) in enumerate(zip(taus, colors(len(taus)))):
             loss_curves(axes[1 + i], steps, acc_tr[t, i], acc_te[t, i], color=ct, label=f"tau={tau:g}")
         axes[1 + i].set_ylabel("accuracy (sq. error < tau)")
         axes[1 + i].set_title(f"alpha={a:g}", fontsize=9)
@@ -734,8 +825,15 @@ def app17(size, out_dir, quiet):
     axes[0].set_ylabel("MSE")
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=7)
-    save_figure(fig, out_dir, "app17")
-    close(fig)
+    return fig
+
+
+def _judge_app17(name, ds):
+    alphas, taus = [float(a) for a in ds["alpha"].values], [float(t) for t in ds["tau"].values]
+    n = len(alphas)
+    steps = ds["step"].values
+    train_loss, test_loss = ds["train_loss"].values, ds["test_loss"].values
+    acc_tr, acc_te = ds["train_accuracy"].values, ds["test_accuracy"].values
 
     def acc_ratio(tr, te):
         t1 = first_below(steps, -tr, -ACC_LEVEL)
@@ -744,8 +842,8 @@ def app17(size, out_dir, quiet):
             return float("nan")
         return float("inf") if np.isnan(t2) else t2 / max(t1, 1.0)
 
-    ratios = [[acc_ratio(acc_tr[t, i], acc_te[t, i]) for t in range(len(ACC_TAUS))] for i in range(n)]
-    loss_regime = [classify(steps, out["train_loss"][i], out["test_loss"][i]) for i in range(n)]
+    ratios = [[acc_ratio(acc_tr[t, i], acc_te[t, i]) for t in range(len(taus))] for i in range(n)]
+    loss_regime = [classify(steps, train_loss[i], test_loss[i]) for i in range(n)]
     # claim judged on the alpha whose loss curves show no grokking
     calm = [i for i in range(n) if loss_regime[i] == "immediate"]
     dependent = False
@@ -755,12 +853,12 @@ def app17(size, out_dir, quiet):
         dependent |= bool(r.size >= 2 and r.max() >= 2.0 and r.max() >= 2.0 * r.min())
     loss_ratio = []
     for i in range(n):
-        t1 = first_below(steps, out["train_loss"][i], 0.1 * out["train_loss"][i][0])
-        t2 = first_below(steps, out["test_loss"][i], 0.1 * out["test_loss"][i][0])
+        t1 = first_below(steps, train_loss[i], 0.1 * train_loss[i][0])
+        t2 = first_below(steps, test_loss[i], 0.1 * test_loss[i][0])
         loss_ratio.append(float(t2 / max(t1, 1.0)) if np.isfinite(t1) and np.isfinite(t2) else float("inf"))
     holds = bool(calm and dependent)
-    numbers = {"alpha": list(ACC_ALPHAS), "loss regime": loss_regime,
-               "loss t_test/t_train (10% of initial)": loss_ratio, "tau": list(ACC_TAUS),
+    numbers = {"alpha": alphas, "loss regime": loss_regime,
+               "loss t_test/t_train (10% of initial)": loss_ratio, "tau": taus,
                f"t_test/t_train to {ACC_LEVEL:.0%} accuracy (rows alpha)": ratios}
     return ClaimCheck("app17", "on a regression task, 'accuracy grokking' (test accuracy lagging train accuracy) "
                       "appears or not depending on the threshold tau, even when the loss curves show no grokking",
@@ -771,15 +869,33 @@ def app17(size, out_dir, quiet):
                       f"committee machine Conv. A, eps={ACC_EPS}, eta0={ACC_ETA0}, centred; our choices")
 
 
-_MAKERS = {"app8.4": app8_4, "app8.4.1": app8_4_1, "app8.4.2": app8_4_2, "app12": app12, "app11": app11,
-           "app14": app14, "app15a": app15a, "app16": app16, "app17": app17, "app18": app18}
+#: every figure follows the run -> dataset -> judge -> plot protocol (experiments/__init__.py)
+DATASET_FIGURES = {
+    "app8.4": (_run_app8_4, _judge_app8_4, _plot_app8_4),
+    "app8.4.1": (_run_app8_4_1, _judge_app8_4_1, _plot_app8_4_1),
+    "app8.4.2": (_run_app8_4_2, _judge_app8_4_2, _plot_app8_4_2),
+    "app12": (_run_decomposition, _judge_decomposition, _plot_decomposition),
+    "app11": (_run_decomposition, _judge_decomposition, _plot_decomposition),
+    "app14": (_run_app14, _judge_app14, _plot_app14),
+    "app15a": (_run_app15a, _judge_app15a, _plot_app15a),
+    "app16": (_run_app16, _judge_app16, _plot_app16),
+    "app17": (_run_app17, _judge_app17, _plot_app17),
+    "app18": (_run_app18, _judge_app18, _plot_app18),
+}
 
 
-def make_figure(name: str, size: str, out_dir, quiet: bool = False) -> ClaimCheck:
-    """Run appendix study ``name`` at ``size`` ("tiny", "small", "paper"); write its figure/data; check it."""
-    if name not in _MAKERS:
-        raise KeyError(f"unknown appendix figure {name!r} (known: {', '.join(_MAKERS)})")
-    if size not in ("tiny", "small", "paper"):
-        raise ValueError(f"size must be tiny, small or paper, got {size!r}")
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return _MAKERS[name](size, out_dir, quiet)
+def run(name, size, quiet=False):
+    """Run appendix study ``name`` at ``size`` ("tiny", "small", "paper"); the dataset judge and plot read."""
+    if name not in DATASET_FIGURES:
+        raise ConfigError("figure", f"unknown appendix figure {name!r} (known: {', '.join(DATASET_FIGURES)})")
+    if size not in SIZES:
+        raise ConfigError("size", f"must be one of {', '.join(SIZES)}, got {size!r}")
+    return DATASET_FIGURES[name][0](name, size, quiet)
+
+
+def judge(name, ds) -> ClaimCheck:
+    return DATASET_FIGURES[name][1](name, ds)
+
+
+def plot(name, ds):
+    return DATASET_FIGURES[name][2](name, ds)

@@ -6,13 +6,12 @@ ratios (P/D, N/D) at a smaller D so that it runs in minutes on 2 CPU cores; ``ti
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
-from experiments._figure import ClaimCheck, save_figure
-from experiments._plotting import cell_edges, close, colors, loss_curves, new_figure, step_axis, train_test_keys
-from grokjax import PolyConfig, grokking_metrics, run_sweep, save_dataset
+from experiments._figure import ClaimCheck
+from experiments._plotting import cell_edges, colors, loss_curves, new_figure, step_axis, train_test_keys
+from grokjax import PolyConfig, grokking_metrics, run_sweep
 
 FIGURES = {
     "fig1": "polynomial grokking: network vs exact lazy model vs kernel regression; alignment, weight norm",
@@ -39,16 +38,29 @@ _PHASE = {
 }
 
 
-def _save(ds, out_dir, name, config):
-    # the figure command regenerates its own dataset, as it does its PNG/PDF
-    save_dataset(ds, Path(out_dir) / "data" / f"{name}.nc", config=config, figure=name, overwrite=True)
+def _with_config(ds, cfg, size, **attrs):
+    """``ds`` with the run's config (``attrs["config"]``), data convention and size, for judge and plot."""
+    ds.attrs.update(config=dataclasses.asdict(cfg), data_convention=str(cfg.convention), size=size, **attrs)
+    return ds
 
 
 # ----------------------------------------------------------------------------------------------- Fig 1
-def fig1(size: str, out_dir, quiet: bool) -> ClaimCheck:
+def _run_fig1(name, size, quiet):
     cfg = PolyConfig(alpha=1.0, eps=0.02, eta0=1.0, convention="A", centered=True, **_FIG1[size])
     ds = run_sweep(cfg, quiet=quiet).isel(seed=0)
-    _save(ds, out_dir, "fig1", cfg)
+    return _with_config(ds, cfg, size)
+
+
+def _fig1_marks(ds):
+    """Indices of the test-loss peak and of the first step where the test loss has halved."""
+    test = ds["test_loss"].values
+    i_peak = int(np.argmax(test))
+    i_drop = int(np.argmax(test < 0.5 * test[0])) if np.any(test < 0.5 * test[0]) else len(test) - 1
+    return i_peak, i_drop
+
+
+def _plot_fig1(name, ds):
+    cfg = ds.attrs["config"]
     steps = ds["step"].values
     fig, (ax, ax2, ax3) = new_figure(3, 4.6, 3.6, layout="constrained")
     loss_curves(ax, steps, ds["train_loss"], ds["test_loss"], color="C0", label="network")
@@ -56,7 +68,8 @@ def fig1(size: str, out_dir, quiet: bool) -> ClaimCheck:
     ax.axhline(float(ds["kr_test_loss"]), color="k", lw=0.8, label="kernel regression, initial NTK")
     ax.plot(steps, ds["after_kernel_test_loss"], ":", color="C2", label="kernel regression, current NTK (test)")
     ax.set_ylabel("MSE")
-    ax.set_title(f"(b) D={cfg.D}, N={cfg.N}, P={cfg.P}, eps={cfg.eps}, alpha={cfg.alpha}", fontsize=9)
+    ax.set_title(f"(b) D={cfg['D']}, N={cfg['N']}, P={cfg['P']}, eps={cfg['eps']}, alpha={cfg['alpha']}",
+                 fontsize=9)
     train_test_keys(ax, fontsize=7)
     ax2.plot(steps, ds["alignment"], color="grey", label="NTK alignment (test set)")
     step_axis(ax2)
@@ -69,19 +82,20 @@ def fig1(size: str, out_dir, quiet: bool) -> ClaimCheck:
     step_axis(ax3)
     ax3.set_ylabel("||K_t - K_0||_F / ||K_0||_F")
     ax3.set_title("(d) the NTK moves during the test-loss drop", fontsize=9)
+    ax3.axvline(steps[_fig1_marks(ds)[1]], color="0.6", lw=0.8, ls=":", label="test loss halved")
+    ax3.legend(fontsize=7)
+    return fig
 
+
+def _judge_fig1(name, ds):
+    steps = ds["step"].values
     train, test = ds["train_loss"].values, ds["test_loss"].values
     lazy_test = ds["lazy_test_loss"].values
     metrics = grokking_metrics(steps, train, test, 0.1)
-    i_peak = int(np.argmax(test))
-    i_drop = int(np.argmax(test < 0.5 * test[0])) if np.any(test < 0.5 * test[0]) else len(steps) - 1
-    ax3.axvline(steps[i_drop], color="0.6", lw=0.8, ls=":", label="test loss halved")
-    ax3.legend(fontsize=7)
-    save_figure(fig, out_dir, "fig1")
-    close(fig)
+    i_peak, i_drop = _fig1_marks(ds)
     kmove = ds["kernel_movement"].values
     i_kmin = i_peak + int(np.argmin(kmove[i_peak:]))  # Fig 1 small: it dips at the onset of the drop
-    final_threshold = 0.05 if size == "paper" else 0.1
+    final_threshold = 0.05 if ds.attrs["size"] == "paper" else 0.1
     numbers = {
         "test_initial": float(test[0]), "test_peak": float(test[i_peak]), "step_peak": int(steps[i_peak]),
         "train_at_peak": float(train[i_peak]), "test_final": float(test[-1]), "train_final": float(train[-1]),
@@ -131,7 +145,7 @@ def _run_sweep_figure(name, size, quiet):
     field, values, fixed, claim_dir = _SWEEPS[name]
     cfg = PolyConfig(convention="B", eta0=0.5, centered=True, **fixed, **_FIG3[size])
     ds = run_sweep(cfg, {field: values}, quiet=quiet).isel(seed=0)
-    ds.attrs.update(config=dataclasses.asdict(cfg), sweep_field=field)
+    _with_config(ds, cfg, size, sweep_field=field)
     return ds
 
 
@@ -172,7 +186,7 @@ def _judge_sweep_figure(name, ds):
 
 
 # ----------------------------------------------------------------------------------------------- phase
-def phase(size, out_dir, quiet):
+def _run_phase(name, size, quiet):
     spec = dict(_PHASE[size])
     grid = spec.pop("grid")
     alphas = [round(0.4 * i * 14 / grid, 6) for i in range(1, grid + 1)]
@@ -183,16 +197,25 @@ def phase(size, out_dir, quiet):
     m = grokking_metrics(ds["step"].values, ds["train_loss"].values, ds["test_loss"].values, 0.1)
     amount = np.maximum(0.0, np.nan_to_num(m["t_test"], nan=cfg.steps) - np.nan_to_num(m["t_train"], nan=cfg.steps))
     ds["grokking_amount"] = (("alpha", "eps"), amount)
-    _save(ds, out_dir, "phase", cfg)
+    return _with_config(ds, cfg, size)
+
+
+def _plot_phase(name, ds):
     fig, (ax,) = new_figure(1, 5.0, 4.2)
     # one cell per grid point, centred on it (edges at the midpoints between grid values)
-    image = ax.pcolormesh(cell_edges(epss), cell_edges(alphas), amount, cmap="OrRd", shading="flat")
+    image = ax.pcolormesh(cell_edges(ds["eps"].values), cell_edges(ds["alpha"].values), ds["grokking_amount"].values,
+                          cmap="OrRd", shading="flat")
     fig.colorbar(image, ax=ax, label="amount of grokking (steps)")
     ax.set_xlabel("kernel alignment eps")
     ax.set_ylabel("laziness alpha")
     ax.set_title("t_test(L<0.1) - t_train(L<0.1)")
-    save_figure(fig, out_dir, "phase")
-    close(fig)
+    return fig
+
+
+def _judge_phase(name, ds):
+    amount = ds["grokking_amount"].values
+    alphas, epss = [float(v) for v in ds["alpha"].values], [float(v) for v in ds["eps"].values]
+    grid = len(alphas)
     a_idx, e_idx = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
     corr_alpha = float(np.corrcoef(a_idx.ravel(), amount.ravel())[0, 1]) if amount.std() > 0 else 0.0
     corr_eps = float(np.corrcoef(e_idx.ravel(), amount.ravel())[0, 1]) if amount.std() > 0 else 0.0
@@ -207,10 +230,17 @@ def phase(size, out_dir, quiet):
 
 
 # ----------------------------------------------------------------------------------------------- Fig 6
-def fig6(size, out_dir, quiet):
+_FIG6_SIGMAS = [0.25, 0.5, 1.0, 2.0]
+_FIG6_TITLES = {"sigma": "init scale sigma (alpha=1)", "alpha": "alpha = sigma^2 (sigma=1)",
+                "joint": "alpha = 1/sigma^2: curves line up"}
+
+
+def _run_fig6(name, size, quiet):
+    import xarray as xr
+
     base = PolyConfig(convention="B", eps=0.25, centered=True, lazy=False, kernel_regression=False,
                       **_FIG3[size])
-    sigmas = [0.25, 0.5, 1.0, 2.0]
+    sigmas = _FIG6_SIGMAS
     # (i) init scale sigma at alpha = 1 (all weights x sigma, lr 0.5 N / sigma^2);
     # (ii) alpha = sigma^2 at init scale 1 (the claimed equivalent); (iii) jointly sigma and alpha = 1/sigma^2.
     runs = {
@@ -219,24 +249,29 @@ def fig6(size, out_dir, quiet):
         "joint": dict(init_scale=sigmas, alpha=[1 / s**2 for s in sigmas], eta0=[0.5 / s**2 for s in sigmas]),
     }
     sets = {k: run_sweep(base, v, mode="zip", quiet=quiet).isel(seed=0) for k, v in runs.items()}
-    import xarray as xr
-
     ds = xr.concat([sets[k].assign_coords(sigma=("config", sigmas)) for k in runs], dim="family")
     ds = ds.assign_coords(family=list(runs))
-    _save(ds, out_dir, "fig6", base)
+    return _with_config(ds, base, size)
+
+
+def _plot_fig6(name, ds):
     fig, axes = new_figure(3, 4.2, 3.6)
-    for ax, key in zip(axes, runs):
-        for i, (sigma, color) in enumerate(zip(sigmas, colors(4))):
-            sel = sets[key].isel(config=i)
+    sigmas = [float(v) for v in ds["sigma"].values]
+    for ax, key in zip(axes, ds["family"].values):
+        key = str(key)
+        for i, (sigma, color) in enumerate(zip(sigmas, colors(len(sigmas)))):
+            sel = ds.sel(family=key).isel(config=i)
             label = {"sigma": f"sigma={sigma:g}", "alpha": f"alpha={sigma**2:g}",
                      "joint": f"sigma={sigma:g} | alpha={1 / sigma**2:g}"}[key]
             loss_curves(ax, sel["step"], sel["train_loss"], sel["test_loss"], color=color, label=label, normalise=1)
         ax.set_yscale("log")
         ax.legend(fontsize=7)
-        ax.set_title({"sigma": "init scale sigma (alpha=1)", "alpha": "alpha = sigma^2 (sigma=1)",
-                      "joint": "alpha = 1/sigma^2: curves line up"}[key])
-    save_figure(fig, out_dir, "fig6")
-    close(fig)
+        ax.set_title(_FIG6_TITLES[key])
+    return fig
+
+
+def _judge_fig6(name, ds):
+    sets = {k: ds.sel(family=k) for k in ("sigma", "alpha", "joint")}
 
     def norm(d, name):
         v = d[name].values
@@ -261,10 +296,12 @@ def fig6(size, out_dir, quiet):
                       "sigma sweep does (exact invariance is broken by the linear part of phi, which scales as 1/sigma)")
 
 
-_MAKERS = {"fig1": fig1, "phase": phase, "fig6": fig6}  # not yet split into run / judge / plot
-#: figures that follow the run -> dataset -> judge -> plot protocol (experiments/__init__.py)
-DATASET_FIGURES = {"fig3a": (_run_sweep_figure, _judge_sweep_figure, _plot_sweep_figure),
-                   "fig3b": (_run_sweep_figure, _judge_sweep_figure, _plot_sweep_figure)}
+#: every figure follows the run -> dataset -> judge -> plot protocol (experiments/__init__.py)
+DATASET_FIGURES = {"fig1": (_run_fig1, _judge_fig1, _plot_fig1),
+                   "fig3a": (_run_sweep_figure, _judge_sweep_figure, _plot_sweep_figure),
+                   "fig3b": (_run_sweep_figure, _judge_sweep_figure, _plot_sweep_figure),
+                   "phase": (_run_phase, _judge_phase, _plot_phase),
+                   "fig6": (_run_fig6, _judge_fig6, _plot_fig6)}
 
 
 def run(name, size, quiet=False):
@@ -277,7 +314,3 @@ def judge(name, ds) -> ClaimCheck:
 
 def plot(name, ds):
     return DATASET_FIGURES[name][2](name, ds)
-
-
-def make_figure(name: str, size: str, out_dir, quiet: bool = False) -> ClaimCheck:
-    return _MAKERS[name](size, out_dir, quiet)

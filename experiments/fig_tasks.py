@@ -1,6 +1,7 @@
 """Figures for the realistic tasks: modular-arithmetic MLP, MNIST, one-layer transformer, student–teacher.
 
-Every figure runs its task(s) through ``grokjax.tasks.<task>.run`` at one of three sizes:
+Every figure follows run -> dataset -> judge -> plot (``experiments/__init__.py``): ``run`` runs its task(s)
+through ``grokjax.tasks.<task>.run`` at one of three sizes and merges them into one dataset:
 
 * ``tiny``: seconds, for tests (not meant to show the claim);
 * ``small``: minutes on 2 CPU cores; reduced models/steps where the paper's setting is out of reach on a CPU
@@ -9,20 +10,19 @@ Every figure runs its task(s) through ``grokjax.tasks.<task>.run`` at one of thr
 
 Grokking metric used by all α sweeps: with ``t_train`` / ``t_test`` the first logged steps at which the train /
 test curve reaches its threshold, the *delay ratio* is ``t_test / t_train`` (test never reached: the lower bound
-``steps / t_train``). "No grokking" means ratio ≤ 1.5; "grokking" means ratio ≥ 2. Conventions: log-x axes,
-train dashed, test solid.
+``steps / t_train``). "No grokking" means ratio ≤ 1.5; "grokking" means ratio ≥ 2. Conventions: symlog
+step axes (step 0 at 0; App 17.1 linear), train dashed, test solid.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from experiments._figure import SIZES, ClaimCheck, save_figure
+from experiments._figure import SIZES, ClaimCheck
 from grokjax._errors import ConfigError
 from grokjax.tasks import _common as C
 
@@ -186,32 +186,37 @@ def _colors(n: int):
 
 
 def _curve_panel(ax, ds, var_train, var_test, dim, label_fmt, ylabel, logy=False, **sel):
-    steps = np.maximum(ds["step"].values, 1)
+    steps = ds["step"].values
     for color, v in zip(_colors(ds.sizes[dim]), ds[dim].values):
         sub = ds.sel({dim: v, **sel}).mean("seed")
         if np.all(np.isnan(sub[var_test].values)):
             continue
         ax.plot(steps, sub[var_train].values, "--", color=color)
         ax.plot(steps, sub[var_test].values, "-", color=color, label=label_fmt.format(v))
-    ax.set_xscale("log")
+    _step_axis(ax)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, title="test solid, train dashed", title_fontsize=7)
 
 
 # ------------------------------------------------------------------------------------------------ figures
-def _fig2(runs, size):
+# Each figure has ``_plot_<fig>(ds)`` and ``_judge_<fig>(ds)``, reading only the figure's dataset (for fig5a the
+# merged alpha and init-scale sweeps, split again by :func:`_fig5a_sweeps`).
+def _step_axis(ax, label="step"):
+    from experiments._plotting import step_axis
+
+    step_axis(ax, label)
+
+
+def _plot_fig2(ds):
     plt = _plt()
-    ds = runs["modular"]
-    steps = np.maximum(ds["step"].values, 1)
+    steps = ds["step"].values
     sub = ds.isel(alpha=0).mean("seed")
     fig, (ax1, ax3) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(steps, sub["train_acc"], "--", color="C0", label="train accuracy")
     ax1.plot(steps, sub["test_acc"], "-", color="C0", label="test accuracy")
-    ax1.set_xscale("log")
-    ax1.set_xlabel("step (full-batch GD)")
+    _step_axis(ax1, "step (full-batch GD)")
     ax1.set_ylabel("accuracy")
     ax2 = ax1.twinx()
     ax2.plot(steps, sub["weight_norm"], "--", color="C1", label="weight norm")
@@ -221,13 +226,18 @@ def _fig2(runs, size):
     ax1.legend(h1 + h2, l1 + l2, fontsize=8, loc="center left")
     a = float(ds["alpha"].values[0])
     ax1.set_title(f"(a) modular addition p={ds.attrs.get('p', '')}, alpha={a:g}, no weight decay", fontsize=9)
-    ax3.plot(ds["step"].values, sub["train_loss"], "--", color="C0", label="train MSE")
-    ax3.plot(ds["step"].values, sub["test_loss"], "-", color="C0", label="test MSE")
+    ax3.plot(steps, sub["train_loss"], "--", color="C0", label="train MSE")
+    ax3.plot(steps, sub["test_loss"], "-", color="C0", label="test MSE")
     ax3.set_xlabel("step")
     ax3.set_ylabel("MSE")
     ax3.set_title("(b) losses", fontsize=9)
     ax3.legend(fontsize=8)
+    return fig
 
+
+def _judge_fig2(ds):
+    sub = ds.isel(alpha=0).mean("seed")
+    a = float(ds["alpha"].values[0])
     t = _sweep_times(ds, "train_acc", "test_acc", 0.9, 0.9)
     tt, te = t["t_train"][0], t["t_test"][0]
     wn = sub["weight_norm"].values
@@ -245,13 +255,11 @@ def _fig2(runs, size):
                "increases from init to t_train to t_test (no weight decay); t = first logged step at 90%")
     claim = ("Modular addition groks without weight decay under plain GD, and the weight norm increases "
              "(not decreases) through the grok")
-    return fig, ClaimCheck("fig2", claim, holds, numbers, details)
+    return ClaimCheck("fig2", claim, holds, numbers, details)
 
 
-def _app17_1(runs, size):
-    """App 17.1: one run, two readings. Accuracy (left) is read off the same network as the loss (right)."""
-    plt = _plt()
-    ds = runs["modular"]
+def _app17_1_times(ds):
+    """The steps and levels App 17.1 reads off the run (shared by the judge and the plot's markers)."""
     sub = ds.isel(alpha=0).mean("seed")
     s = ds["step"].values
     tr_loss, te_loss = sub["train_loss"].values, sub["test_loss"].values
@@ -259,27 +267,22 @@ def _app17_1(runs, size):
     t_train90 = C.first_step_above(tr_acc, s, 0.9)
     t_train_perfect = C.first_step_above(tr_acc, s, 1.0 - 1e-9)
     t_test90 = C.first_step_above(te_acc, s, 0.9)
+    # loss level at which the train set is perfectly classified
+    level = float(np.interp(t_train_perfect, s, tr_loss)) if np.isfinite(t_train_perfect) else float("nan")
+    return sub, s, t_train90, t_train_perfect, t_test90, level
 
-    def at(step, values):
-        return float(np.interp(step, s, values)) if np.isfinite(step) else float("nan")
 
-    # loss level at which the train set is perfectly classified; when does the test loss get below it?
-    level = at(t_train_perfect, tr_loss)
-    t_test_below = C.first_step_below(te_loss, s, level) if np.isfinite(level) else float("nan")
-    early = s <= (t_train90 if np.isfinite(t_train90) else s[-1])
-    test_acc_rise_early = float(np.max(te_acc[early]) - te_acc[0])
-    test_loss_move_early = float(np.max(np.abs(te_loss[early] - te_loss[0])) / te_loss[0])
-    train_loss_move_early = float(np.max(np.abs(tr_loss[early] - tr_loss[0])) / tr_loss[0])
-    train_fall_after = float(tr_loss[-1] / level) if np.isfinite(level) else float("nan")
-    match = float(t_test_below / t_test90) if np.isfinite(t_test_below) and np.isfinite(t_test90) else float("nan")
-
+def _plot_app17_1(ds):
+    """App 17.1: one run, two readings. Accuracy (left) is read off the same network as the loss (right)."""
+    plt = _plt()
+    sub, s, _, t_train_perfect, t_test90, level = _app17_1_times(ds)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(s, tr_acc, "--", color="C0", label="train accuracy")
-    ax1.plot(s, te_acc, "-", color="C0", label="test accuracy")
+    ax1.plot(s, sub["train_acc"].values, "--", color="C0", label="train accuracy")
+    ax1.plot(s, sub["test_acc"].values, "-", color="C0", label="test accuracy")
     ax1.set_ylabel("accuracy (argmax)")
     ax1.set_title("(a) grokking in accuracy", fontsize=9)
-    ax2.plot(s, tr_loss, "--", color="C3", label="train MSE")
-    ax2.plot(s, te_loss, "-", color="C3", label="test MSE")
+    ax2.plot(s, sub["train_loss"].values, "--", color="C3", label="train MSE")
+    ax2.plot(s, sub["test_loss"].values, "-", color="C3", label="test MSE")
     ax2.set_yscale("log")
     ax2.set_ylabel("MSE")
     ax2.set_title("(b) the same run in loss", fontsize=9)
@@ -291,6 +294,21 @@ def _app17_1(runs, size):
             if np.isfinite(t):
                 ax.axvline(t, color="grey", lw=0.6, ls=ls)
         ax.legend(fontsize=7)
+    return fig
+
+
+def _judge_app17_1(ds):
+    sub, s, t_train90, t_train_perfect, t_test90, level = _app17_1_times(ds)
+    tr_loss, te_loss = sub["train_loss"].values, sub["test_loss"].values
+    te_acc = sub["test_acc"].values
+    # when does the test loss get below the loss level of perfect train classification?
+    t_test_below = C.first_step_below(te_loss, s, level) if np.isfinite(level) else float("nan")
+    early = s <= (t_train90 if np.isfinite(t_train90) else s[-1])
+    test_acc_rise_early = float(np.max(te_acc[early]) - te_acc[0])
+    test_loss_move_early = float(np.max(np.abs(te_loss[early] - te_loss[0])) / te_loss[0])
+    train_loss_move_early = float(np.max(np.abs(tr_loss[early] - tr_loss[0])) / tr_loss[0])
+    train_fall_after = float(tr_loss[-1] / level) if np.isfinite(level) else float("nan")
+    match = float(t_test_below / t_test90) if np.isfinite(t_test_below) and np.isfinite(t_test90) else float("nan")
     numbers = {"alpha": float(ds["alpha"].values[0]), "t_train90": t_train90, "t_train_acc_100": t_train_perfect,
                "t_test90": t_test90, "train_loss_at_train_acc_100": level,
                "t_test_loss_below_that_level": t_test_below, "t_below / t_test90": match,
@@ -308,43 +326,49 @@ def _app17_1(runs, size):
     claim = ("Grokking in loss and grokking in accuracy are the same event (App 17.1): test accuracy is flat early "
              "while the test loss moves; train loss keeps falling after perfect train accuracy; test accuracy "
              "rises when the test loss gets below the loss level of perfect train classification")
-    return fig, ClaimCheck("app17.1", claim, holds, numbers, details)
+    return ClaimCheck("app17.1", claim, holds, numbers, details)
 
 
-def _app17_2(runs, size):
-    """App 17.2-17.3: one student-teacher run; accuracy at threshold tau grokks or not depending on tau, while the
-    loss curves of the same run show no grokking (no test-loss rise, train and test halve together)."""
+def _plot_app17_2(ds):
+    """App 17.2-17.3: accuracy at several thresholds tau (left) and the loss curves of the same run (right)."""
     plt = _plt()
-    ds = runs["teacher"]
     sub = ds.isel(alpha=0).mean("seed")
     s = ds["step"].values
-    steps = np.maximum(s, 1)
     taus = [float(t) for t in ds["threshold"].values]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ratios, t_tr, t_te = [], [], []
     for i, (tau, color) in enumerate(zip(taus, _colors(len(taus)))):
         a = sub.isel(threshold=i)
-        ax1.plot(steps, a["train_acc"], "--", color=color)
-        ax1.plot(steps, a["test_acc"], "-", color=color, label=f"tau={tau:g}")
+        ax1.plot(s, a["train_acc"], "--", color=color)
+        ax1.plot(s, a["test_acc"], "-", color=color, label=f"tau={tau:g}")
+    _step_axis(ax1, "step (AdamW)")
+    ax1.set_ylabel("accuracy (per-point MSE < tau)")
+    ax1.set_title("(a) 'accuracy' depends on the threshold tau (App 17.2)", fontsize=9)
+    ax1.legend(fontsize=7, title="test solid, train dashed", title_fontsize=7)
+    ax2.plot(s, sub["train_loss"].values, "--", color="C3", label="train MSE")
+    ax2.plot(s, sub["test_loss"].values, "-", color="C3", label="test MSE")
+    _step_axis(ax2, "step (AdamW)")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("MSE")
+    ax2.set_title("(b) the same run's loss curves (App 17.3)", fontsize=9)
+    ax2.legend(fontsize=7)
+    return fig
+
+
+def _judge_app17_2(ds):
+    """One student-teacher run; accuracy at threshold tau grokks or not depending on tau, while the loss curves of
+    the same run show no grokking (no test-loss rise, train and test halve together)."""
+    sub = ds.isel(alpha=0).mean("seed")
+    s = ds["step"].values
+    taus = [float(t) for t in ds["threshold"].values]
+    ratios, t_tr, t_te = [], [], []
+    for i in range(len(taus)):
+        a = sub.isel(threshold=i)
         tt = C.first_step_above(a["train_acc"].values, s, 0.9)
         te = C.first_step_above(a["test_acc"].values, s, 0.9)
         t_tr.append(tt)
         t_te.append(te)
         ratios.append(_delay_ratio(tt, te, s[-1]))
-    ax1.set_xscale("log")
-    ax1.set_xlabel("step (AdamW)")
-    ax1.set_ylabel("accuracy (per-point MSE < tau)")
-    ax1.set_title("(a) 'accuracy' depends on the threshold tau (App 17.2)", fontsize=9)
-    ax1.legend(fontsize=7, title="test solid, train dashed", title_fontsize=7)
     tr, te = sub["train_loss"].values, sub["test_loss"].values
-    ax2.plot(steps, tr, "--", color="C3", label="train MSE")
-    ax2.plot(steps, te, "-", color="C3", label="test MSE")
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("step (AdamW)")
-    ax2.set_ylabel("MSE")
-    ax2.set_title("(b) the same run's loss curves (App 17.3)", fontsize=9)
-    ax2.legend(fontsize=7)
     t_half_tr = C.first_step_below(tr, s, tr[0] / 2)
     t_half_te = C.first_step_below(te, s, te[0] / 2)
     loss_ratio = float(t_half_te / max(t_half_tr, 1.0)) if np.isfinite(t_half_te) else float("inf")
@@ -363,13 +387,33 @@ def _app17_2(runs, size):
     details = (f"accuracy ratio t_test90/t_train90 (never: lower bound steps/t_train); holds if some tau gives a "
                f"ratio >= {PRESENT_RATIO} and another <= {ABSENT_RATIO}, while the loss shows no grokking: test loss "
                f"never above 1.05x its initial value and halving within {ABSENT_RATIO}x of the train loss")
-    return fig, ClaimCheck("app17.2", claim, holds, numbers, details)
+    return ClaimCheck("app17.2", claim, holds, numbers, details)
 
 
-def _alpha_sweep_figure(name, runs, key, train_var, test_var, level_train, level_test, ylabel, claim, title,
-                        loss_vars=None):
+#: alpha-sweep figures judged by the shared sweep rule: (train var, test var, train level, test level, ylabel,
+#: claim, title, loss vars of a second panel or None)
+_ALPHA_SWEEPS = {
+    "fig2c": ("train_acc", "test_acc", 0.9, 0.9, "accuracy",
+              "Modular addition: alpha tunes grokking: small alpha, train and test rise together; large alpha, a "
+              "long delay", "modular addition (output alpha^2, GD lr 100/alpha^4)", None),
+    "app8.3.1": ("train_acc", "test_acc", 0.9, 0.9, "accuracy (per-point MSE < {threshold:g})",
+                 "Student-teacher: the output scale alpha makes accuracy-grokking vanish (small alpha) or stronger "
+                 "(large alpha) without changing the init norm", "student-teacher (student init x2, AdamW)",
+                 ("train_loss", "test_loss")),
+}
+
+
+def _alpha_sweep_ds(name, ds):
+    """The sweep the rule reads: app8.3.1 at its first accuracy threshold."""
+    return ds.isel(threshold=0) if name == "app8.3.1" else ds
+
+
+def _plot_alpha_sweep(name, ds):
     plt = _plt()
-    ds = runs[key]
+    train_var, test_var, _, _, ylabel, _, title, loss_vars = _ALPHA_SWEEPS[name]
+    if "threshold" in ds.coords:
+        ylabel = ylabel.format(threshold=float(ds["threshold"].values[0]))
+    ds = _alpha_sweep_ds(name, ds)
     ncol = 2 if loss_vars else 1
     fig, axes = plt.subplots(1, ncol, figsize=(5.5 * ncol, 4))
     axes = np.atleast_1d(axes)
@@ -377,13 +421,19 @@ def _alpha_sweep_figure(name, runs, key, train_var, test_var, level_train, level
     axes[0].set_title(title, fontsize=9)
     if loss_vars:
         _curve_panel(axes[1], ds, loss_vars[0], loss_vars[1], "alpha", r"$\alpha$={:g}", "loss", logy=True)
+    return fig
+
+
+def _judge_alpha_sweep(name, ds):
+    train_var, test_var, level_train, level_test, _, claim, _, _ = _ALPHA_SWEEPS[name]
+    ds = _alpha_sweep_ds(name, ds)
     t = _sweep_times(ds, train_var, test_var, level_train, level_test)
     holds, details = _sweep_verdict(t["ratio"], t["t_train"], t["t_test"])
     numbers = {"alpha": [float(a) for a in ds["alpha"].values], "t_train": t["t_train"], "t_test": t["t_test"],
                "delay": [b - a for a, b in zip(t["t_train"], t["t_test"])], "delay_ratio": t["ratio"],
                "ratio_largest_over_smallest_alpha": float(t["ratio"][-1] / t["ratio"][0])}
     details += f"; thresholds train {level_train:g}, test {level_test:g} (nan = never within {int(ds.step[-1])} steps)"
-    return fig, ClaimCheck(name, claim, holds, numbers, details)
+    return ClaimCheck(name, claim, holds, numbers, details)
 
 
 def _loss_half_times(ds: xr.Dataset, dim: str = "alpha") -> dict[str, list[float]]:
@@ -404,11 +454,8 @@ def _loss_half_times(ds: xr.Dataset, dim: str = "alpha") -> dict[str, list[float
     return out
 
 
-def _fig5b(runs, size):
-    """Fig 5b is a plot of cross-entropy curves, so the claim is judged on the loss (App 17: loss is the metric
-    the paper studies); the accuracy delays are reported beside it."""
+def _plot_fig5b(ds):
     plt = _plt()
-    ds = runs["transformer"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     _curve_panel(ax1, ds, "train_loss", "test_loss", "alpha", r"$\alpha$={:g}", "cross-entropy (centred logits)",
                  logy=True)
@@ -416,6 +463,12 @@ def _fig5b(runs, size):
     ax1.set_title("(a) loss: the paper's Fig 5b (dotted: half of log p, where delays are read)", fontsize=9)
     _curve_panel(ax2, ds, "train_acc", "test_acc", "alpha", r"$\alpha$={:g}", "accuracy")
     ax2.set_title("(b) the same runs in accuracy", fontsize=9)
+    return fig
+
+
+def _judge_fig5b(ds):
+    """Fig 5b is a plot of cross-entropy curves, so the claim is judged on the loss (App 17: loss is the metric
+    the paper studies); the accuracy delays are reported beside it."""
     t = _loss_half_times(ds)
     acc = _sweep_times(ds, "train_acc", "test_acc", 0.9, 0.9)
     holds, details = _sweep_verdict(t["ratio"], t["t_train"], t["t_test"])
@@ -429,19 +482,34 @@ def _fig5b(runs, size):
     details = ("judged on the seed-mean cross-entropy curves (the quantity Fig 5b plots): t = first logged step "
                "where the loss is at most half its initial value log p; " + details +
                "; accuracy delays (first step at 90%) are reported but not judged")
-    return fig, ClaimCheck("fig5b", claim, holds, numbers, details)
+    return ClaimCheck("fig5b", claim, holds, numbers, details)
 
 
-def _fig5a(runs, size):
+def _fig5a_sweeps(ds):
+    """The two MNIST sweeps of the merged fig5a dataset: alpha at the large init scale, and the init-scale sweep
+    at alpha = 1 (joined with the alpha = 1 run of the first sweep, when it has one)."""
+    cfg = ds.attrs["config"]
+    da = ds.sel(alpha=list(cfg["alpha_sweep"]["alpha"]), init_scale=list(cfg["alpha_sweep"]["init_scale"]))
+    dsig = ds.sel(alpha=list(cfg["init_sweep"]["alpha"]), init_scale=list(cfg["init_sweep"]["init_scale"]))
+    both = dsig.combine_first(da.sel(alpha=[1.0]) if 1.0 in da["alpha"].values else dsig)
+    return da, both
+
+
+def _plot_fig5a(ds):
     plt = _plt()
-    da, dsig = runs["alpha_sweep"], runs["init_sweep"]
+    da, both = _fig5a_sweeps(ds)
     sigma = float(da["init_scale"].values[0])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     _curve_panel(ax1, da, "train_acc", "test_acc", "alpha", r"$\alpha$={:g}", "accuracy", init_scale=sigma)
     ax1.set_title(rf"(a) output scale $\alpha$ at init scale $\sigma$={sigma:g}", fontsize=9)
-    both = dsig.combine_first(da.sel(alpha=[1.0]) if 1.0 in da["alpha"].values else dsig)
     _curve_panel(ax2, both, "train_acc", "test_acc", "init_scale", r"$\sigma$={:g}", "accuracy", alpha=1.0)
     ax2.set_title(r"(b) init scale $\sigma$ at $\alpha$=1 (Omnigrok)", fontsize=9)
+    return fig
+
+
+def _judge_fig5a(ds):
+    da, both = _fig5a_sweeps(ds)
+    sigma = float(da["init_scale"].values[0])
     ta = _sweep_times(da, "train_acc", "test_acc", 0.99, 0.8, init_scale=sigma)
     ts = _sweep_times(both, "train_acc", "test_acc", 0.99, 0.8, dim="init_scale", alpha=1.0)
     holds_a, det_a = _sweep_verdict(ta["ratio"], ta["t_train"], ta["t_test"])
@@ -454,31 +522,33 @@ def _fig5a(runs, size):
              "the init scale does (Omnigrok); large alpha / large init give grokking")
     details = ("both sweeps judged: " + det_a + f"; init-scale sweep verdict {holds_s}; thresholds: train acc 99%, "
                "test acc 80%")
-    return fig, ClaimCheck("fig5a", claim, bool(holds_a and holds_s), numbers, details)
+    return ClaimCheck("fig5a", claim, bool(holds_a and holds_s), numbers, details)
 
 
-def _app15b(runs, size):
+def _plot_app15b(ds):
     plt = _plt()
-    ds = runs["teacher"]
     sub = ds.isel(alpha=0).mean("seed")
-    steps = np.maximum(ds["step"].values, 1)
+    steps = ds["step"].values
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(steps, sub["train_loss"], "--", color="C0", label="network train")
     ax1.plot(steps, sub["test_loss"], "-", color="C0", label="network test")
     ax1.plot(steps, sub["lin_train_loss"], "--", color="k", label="linearised train")
     ax1.plot(steps, sub["lin_test_loss"], "-", color="k", label="linearised test")
-    ax1.set_xscale("log")
+    _step_axis(ax1, "step (AdamW)")
     ax1.set_yscale("log")
-    ax1.set_xlabel("step (AdamW)")
     ax1.set_ylabel("MSE")
     ax1.legend(fontsize=8)
     ax1.set_title("(a) student vs its exact linearisation", fontsize=9)
     ax2.plot(steps, sub["lin_distance"], color="C3")
-    ax2.set_xscale("log")
+    _step_axis(ax2)
     ax2.set_yscale("log")
-    ax2.set_xlabel("step")
     ax2.set_ylabel(r"$\|f-f_{lin}\|/\|f_{lin}-f_0\|$ (test)")
     ax2.set_title("(b) departure from the linearisation", fontsize=9)
+    return fig
+
+
+def _judge_app15b(ds):
+    sub = ds.isel(alpha=0).mean("seed")
     s = ds["step"].values
     loss = sub["train_loss"].values
     dist = sub["lin_distance"].values
@@ -498,30 +568,34 @@ def _app15b(runs, size):
     details = ("t_leave = first step where network and linearised train losses differ by > 10%; holds if the two "
                "agree (within 10%) at least until the train loss has dropped by 25% and separate before the end; "
                "output distance = |f - f_lin| / |f_lin - f0| on the test set")
-    return fig, ClaimCheck("app15b", claim, holds, numbers, details)
+    return ClaimCheck("app15b", claim, holds, numbers, details)
 
 
-def _app15c(runs, size):
+def _plot_app15c(ds):
     plt = _plt()
-    ds = runs["transformer"]
-    steps = np.maximum(ds["step"].values, 1)
+    steps = ds["step"].values
     n = ds.sizes["alpha"]
     fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
-    numbers: dict[str, Any] = {"alpha": [float(a) for a in ds["alpha"].values]}
-    t_dep, t_tr, t_te, lin_te = [], [], [], []
-    s = ds["step"].values
     for ax, a in zip(axes[0], ds["alpha"].values):
         sub = ds.sel(alpha=a).mean("seed")
         ax.plot(steps, sub["train_loss"], "--", color="C0", label="network train")
         ax.plot(steps, sub["test_loss"], "-", color="C0", label="network test")
         ax.plot(steps, sub["lin_train_loss"], "--", color="k", label="linearised train")
         ax.plot(steps, sub["lin_test_loss"], "-", color="k", label="linearised test")
-        ax.set_xscale("log")
+        _step_axis(ax, "step (AdamW, weight decay)")
         ax.set_yscale("log")
-        ax.set_xlabel("step (AdamW, weight decay)")
         ax.set_ylabel("cross-entropy")
         ax.set_title(rf"$\alpha$={a:g}", fontsize=9)
         ax.legend(fontsize=8)
+    return fig
+
+
+def _judge_app15c(ds):
+    numbers: dict[str, Any] = {"alpha": [float(a) for a in ds["alpha"].values]}
+    t_dep, t_tr, t_te, lin_te = [], [], [], []
+    s = ds["step"].values
+    for a in ds["alpha"].values:
+        sub = ds.sel(alpha=a).mean("seed")
         rel = np.abs(sub["train_loss"].values - sub["lin_train_loss"].values) / sub["lin_train_loss"].values
         t_dep.append(C.first_step_above(rel, s, 0.1))
         t_tr.append(C.first_step_above(sub["train_acc"].values, s, 0.9))
@@ -536,38 +610,26 @@ def _app15c(runs, size):
              "(delayed) test improvement, even though grokking is present")
     details = ("t_leave = first step where the network's train loss differs from the linearised model's by > 10%; "
                "holds if for some alpha grokking is present (t_test90/t_train90 >= 2) and t_leave < t_test90")
-    return fig, ClaimCheck("app15c", claim, holds, numbers, details)
+    return ClaimCheck("app15c", claim, holds, numbers, details)
 
 
-def _build(name, runs, size):
-    if name == "fig2":
-        return _fig2(runs, size)
-    if name == "fig2c":
-        return _alpha_sweep_figure(
-            "fig2c", runs, "modular", "train_acc", "test_acc", 0.9, 0.9, "accuracy",
-            "Modular addition: alpha tunes grokking: small alpha, train and test rise together; large alpha, a "
-            "long delay", "modular addition (output alpha^2, GD lr 100/alpha^4)")
-    if name == "fig5a":
-        return _fig5a(runs, size)
-    if name == "fig5b":
-        return _fig5b(runs, size)
-    if name == "app8.3.1":
-        ds = runs["teacher"]
-        return _alpha_sweep_figure(
-            "app8.3.1", {"teacher": ds.isel(threshold=0)}, "teacher", "train_acc", "test_acc", 0.9,
-            0.9, "accuracy (per-point MSE < %g)" % float(ds["threshold"].values[0]),
-            "Student-teacher: the output scale alpha makes accuracy-grokking vanish (small alpha) or stronger "
-            "(large alpha) without changing the init norm", "student-teacher (student init x2, AdamW)",
-            loss_vars=("train_loss", "test_loss"))
-    if name == "app15b":
-        return _app15b(runs, size)
-    if name == "app15c":
-        return _app15c(runs, size)
-    if name == "app17.1":
-        return _app17_1(runs, size)
-    if name == "app17.2":
-        return _app17_2(runs, size)
-    raise ConfigError("figure", f"unknown figure {name!r}")
+# ------------------------------------------------------------------------------------------------ protocol
+_TASK_OF = {"modular": "modular", "transformer": "transformer", "teacher": "teacher", "alpha_sweep": "mnist",
+            "init_sweep": "mnist"}
+#: figure -> (judge, plot), each reading only the figure's dataset
+_FIGURE_FUNCTIONS = {
+    "fig2": (_judge_fig2, _plot_fig2),
+    "fig2c": (lambda ds: _judge_alpha_sweep("fig2c", ds), lambda ds: _plot_alpha_sweep("fig2c", ds)),
+    "fig5a": (_judge_fig5a, _plot_fig5a),
+    "fig5b": (_judge_fig5b, _plot_fig5b),
+    "app8.3.1": (lambda ds: _judge_alpha_sweep("app8.3.1", ds), lambda ds: _plot_alpha_sweep("app8.3.1", ds)),
+    "app15b": (_judge_app15b, _plot_app15b),
+    "app15c": (_judge_app15c, _plot_app15c),
+    "app17.1": (_judge_app17_1, _plot_app17_1),
+    "app17.2": (_judge_app17_2, _plot_app17_2),
+}
+#: every figure follows the run -> dataset -> judge -> plot protocol (experiments/__init__.py)
+DATASET_FIGURES = FIGURES
 
 
 def _merge(runs: dict[str, xr.Dataset]) -> xr.Dataset:
@@ -579,13 +641,13 @@ def _merge(runs: dict[str, xr.Dataset]) -> xr.Dataset:
     return out
 
 
-def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False) -> ClaimCheck:
-    """Run figure ``name`` at ``size``; write ``<out_dir>/<name>.png|.pdf`` and ``<out_dir>/data/<name>.nc``."""
+def run(name: str, size: str, quiet: bool = False) -> xr.Dataset:
+    """Run the task(s) of figure ``name`` at ``size``; one dataset (the runs merged) with the figure's config
+    (``attrs["config"]``: task -> resolved config), ``size``, ``size_note`` and the wall time."""
     if name not in FIGURES:
         raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(FIGURES)})")
     if size not in SIZES:
         raise ConfigError("size", f"must be one of {', '.join(SIZES)}")
-    from grokjax.store import save_dataset
     from grokjax.tasks import load_task
 
     configs, note = _configs(name, size)
@@ -593,30 +655,34 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False) 
         note = "paper setting (see the figure description for the preset)"
     elif size == "tiny":
         note = "tiny smoke-test size, not meant to show the claim"
-    task_of = {"modular": "modular", "transformer": "transformer", "teacher": "teacher",
-               "alpha_sweep": "mnist", "init_sweep": "mnist"}
     for cfg in configs.values():
         cfg.validate()
     t0 = time.perf_counter()
-    runs = {key: load_task(task_of[key]).run(cfg, quiet=quiet) for key, cfg in configs.items()}
+    runs = {key: load_task(_TASK_OF[key]).run(cfg, quiet=quiet) for key, cfg in configs.items()}
     wall = time.perf_counter() - t0
     if "modular" in runs:
         runs["modular"].attrs["p"] = configs["modular"].p
-    fig, check = _build(name, runs, size)
-    out_dir = Path(out_dir)
-    fig.tight_layout()
-    save_figure(fig, out_dir, name)
-    _plt().close(fig)
     ds = _merge(runs).copy()
-    ds.attrs.update(figure=name, size=size, size_note=note, wall_seconds_total=wall, claim=check.claim,
-                    holds=int(check.holds), numbers=check.numbers,
-                    summaries="\n".join(str(r.attrs.get("summary", "")) for r in runs.values()))
     config = {k: dataclasses.asdict(getattr(c, "resolved", lambda: c)()) for k, c in configs.items()}
-    save_dataset(ds, out_dir / "data" / f"{name}.nc", config=config, overwrite=True)  # regenerated with the figure
-    numbers = dict(check.numbers)
-    numbers["wall_s"] = round(wall, 1)
-    check = dataclasses.replace(check, numbers=numbers, details=(check.details + f"; size={size}: {note}"))
+    ds.attrs.update(figure=name, size=size, size_note=note, wall_seconds_total=wall, config=config,
+                    summaries="\n".join(str(r.attrs.get("summary", "")) for r in runs.values()))
     if not quiet:
         for r in runs.values():
             print(r.attrs.get("summary", ""))
-    return check
+    return ds
+
+
+def judge(name: str, ds: xr.Dataset) -> ClaimCheck:
+    """The claim of figure ``name`` judged on its dataset; the run's wall time and size note are appended."""
+    check = _FIGURE_FUNCTIONS[name][0](ds)
+    numbers = dict(check.numbers)
+    numbers["wall_s"] = round(float(ds.attrs["wall_seconds_total"]), 1)
+    size = ds.attrs["size"]
+    return dataclasses.replace(check, numbers=numbers,
+                               details=check.details + f"; size={size}: {ds.attrs['size_note']}")
+
+
+def plot(name: str, ds: xr.Dataset):
+    fig = _FIGURE_FUNCTIONS[name][1](ds)
+    fig.tight_layout()
+    return fig

@@ -40,3 +40,12 @@ def make_data(key: jax.Array, D: int, P: int, P_test: int, *, convention: str = 
     c2 = jnp.asarray(0.5 if convention == "A" else 1.0, dtype)
     c0 = -c2 * jnp.sum(beta**2) / D if target == "he2" else jnp.zeros((), dtype)
     return PolyData(X, target_fn(X, beta, c0, c2), X_test, target_fn(X_test, beta, c0, c2), beta, c0, c2)
+
+
+def labelled_data(X, y, X_test, y_test) -> PolyData:
+    """Train and test sets with arbitrary labels as :class:`PolyData` (no teacher: beta = 0, c0 = 0, c2 = nan, so
+    the population metrics of :func:`grokjax.simulate_from` come out NaN)."""
+    X = jnp.asarray(X)
+    dtype = X.dtype
+    return PolyData(X, jnp.asarray(y, dtype), jnp.asarray(X_test, dtype), jnp.asarray(y_test, dtype),
+                    jnp.zeros(X.shape[-1:], dtype), jnp.zeros((), dtype), jnp.full((), jnp.nan, dtype))

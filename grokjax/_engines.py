@@ -10,6 +10,8 @@ Momentum follows optax's ``trace``: v <- g + mu v, update u = v (heavy ball) or 
 theta <- theta - lr u. On the reduced engine the velocity V (N, D) is carried through its statistics
 vbar = V^T 1/N, W^T V/N, V^T V/N and W0^T V/N, which close under the update exactly like (wbar, M) do.
 
+:func:`optax_step` is the one optimizer step of the weights engine and of the tasks (``grokjax.tasks``).
+
 ``Engine.supports(cfg)`` returns ``None`` or ``(field, reason)``; :class:`grokjax.PolyConfig` calls it at
 construction, so an option an engine does not implement is refused (exit code 2 in the CLI), never ignored.
 """
@@ -23,6 +25,7 @@ import optax
 
 from grokjax._data import PolyData
 from grokjax._kernels import ntk_closed_form, ntk_features
+from grokjax._losses import mean_squared_error
 from grokjax._model import Stats, committee, predict_from_stats, sufficient_stats
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
@@ -38,6 +41,10 @@ class Problem(NamedTuple):
     offset: jax.Array  # subtracted from the network output on the train set (f0 if centred, else 0)
     lr: jax.Array
     s: Any  # the (traced) PolyConfig: swept scalars alpha, eps, eta0, init_scale, momentum, weight_decay
+    # read by the weights engine only (grokjax._simulate.simulate_weights); the defaults are the paper's model
+    degree: int = 2  # phi(h) = h + (eps/2) h^degree
+    train_weight: Any = None  # per-point weights of the training loss (None: plain mean)
+    decay: Any = None  # decoupled weight decay of the network per step: theta <- theta - lr u - decay theta
 
 
 class Engine(NamedTuple):
@@ -70,34 +77,39 @@ def _weights_supports(cfg):
     return None  # any optimizer, fixed or trained readouts, centred or not
 
 
+def optax_step(opt: optax.GradientTransformation, loss_fn: Callable, pair, *args):
+    """One optimizer step on ``loss_fn(params, *args)`` from ``pair = (params, opt_state)``: returns
+    ``(loss before the step, (params, opt_state))``."""
+    p, o = pair
+    loss, grads = jax.value_and_grad(loss_fn)(p, *args)
+    updates, o = opt.update(grads, o, p)
+    return loss, (optax.apply_updates(p, updates), o)
+
+
 def _weights_build(cfg, pb: Problem):
     s, X, y = pb.s, pb.data.X, pb.data.y
     opt = make_optimizer(cfg, s, pb.lr)
-    f = lambda p, Xs: committee(p, Xs, s.alpha, s.eps)  # noqa: E731
+    f = lambda p, Xs: committee(p, Xs, s.alpha, s.eps, pb.degree)  # noqa: E731
     f0_train, lin_fn = jax.linearize(lambda p: f(p, X), pb.params0)
     lazy_offset = jnp.zeros_like(f0_train) if cfg.centered else f0_train
 
     def net_loss(p):
-        return jnp.mean((f(p, X) - pb.offset - y) ** 2)
+        return mean_squared_error(f(p, X) - pb.offset, y, pb.train_weight)
 
     def lazy_loss(d):
-        return jnp.mean((lin_fn(d) + lazy_offset - y) ** 2)
+        return mean_squared_error(lin_fn(d) + lazy_offset, y, pb.train_weight)
 
     zeros = jax.tree.map(jnp.zeros_like, pb.params0)
     state = {"net": (pb.params0, opt.init(pb.params0)), "lazy": (zeros, opt.init(zeros))}
 
-    def _update(loss_fn, pair):
-        p, o = pair
-        loss, grads = jax.value_and_grad(loss_fn)(p)
-        updates, o = opt.update(grads, o, p)
-        return loss, (optax.apply_updates(p, updates), o)
-
     def step(state):
-        loss, net = _update(net_loss, state["net"])
+        loss, net = optax_step(opt, net_loss, state["net"])
+        if pb.decay is not None:
+            net = (jax.tree.map(lambda new, old: new - pb.decay * old, net[0], state["net"][0]), net[1])
         out = {"net": net, "lazy": state["lazy"]}
         lazy_loss_value = jnp.zeros((), loss.dtype)
         if cfg.lazy:
-            lazy_loss_value, out["lazy"] = _update(lazy_loss, state["lazy"])
+            lazy_loss_value, out["lazy"] = optax_step(opt, lazy_loss, state["lazy"])
         return (loss, lazy_loss_value), out
 
     def observe(state):

@@ -42,11 +42,59 @@ def empirical_ntk(fn, params, X1, X2) -> jax.Array:
     return jac(X1) @ jac(X2).T
 
 
+def eigenvector_labels(X_all, params0, alpha, eps, ks):
+    """Labels = k-th eigenvector (1-based, eigenvalues descending) of the centred initial NTK Gram over the rows
+    of ``X_all`` (K0 minus its scalar mean, the authors' ``K -= mean(K)``; fixed readouts).
+
+    Returns (labels (len(ks), n), eigenvalues (n,) descending, the centred Gram (n, n)). Each label vector has
+    unit norm over all n points.
+    """
+    K = ntk_features(params0, X_all, X_all, alpha, eps)
+    K = K - jnp.mean(K)
+    lam, V = jnp.linalg.eigh(K)
+    lam, V = lam[::-1], V[:, ::-1]
+    return V[:, jnp.asarray([k - 1 for k in ks])].T, lam, K
+
+
 def ntk_vector_product(fn, params, X, v) -> jax.Array:
     """K(X, X) v = J (J^T v) without forming J (one VJP and one JVP); for large P."""
     out, vjp = jax.vjp(lambda p: fn(p, X), params)
     (cotangent,) = vjp(v.astype(out.dtype))
     return jax.jvp(lambda p: fn(p, X), (params,), (cotangent,))[1]
+
+
+def ntk_gram(fn, params, X1, X2=None, *, outputs: str = "trace", batch_size: int | None = None) -> jax.Array:
+    """Empirical NTK Gram J(X1) J(X2)^T of any ``fn(params, X) -> (n, *out)``, ``params`` any pytree, by
+    NTK-vector products: one VJP of ``fn(., X2)`` and one JVP of ``fn(., X1)`` (linearised once) per column,
+    so the Jacobian (outputs x parameters) is never formed; jittable, usable inside a compiled training loop.
+
+    ``outputs``: ``"trace"`` (default) sums over the output dimensions, K_ij = sum_c J_ic . J_jc, an (n1, n2)
+    Gram (for an (n,) output this is the NTK itself); ``"full"`` returns the (n1 m, n2 m) Gram of every
+    output entry, rows and columns in (point, output) row-major order (m = prod(out)). ``batch_size``: columns
+    computed together (``jax.lax.map``); None = all at once (memory ~ n2 m x parameters, as the Jacobian),
+    1 = one NTK-vector product at a time (memory ~ parameters).
+    """
+    if outputs not in ("trace", "full"):
+        raise ValueError(f"outputs must be 'trace' or 'full', got {outputs!r}")
+    X2 = X1 if X2 is None else X2
+    out1, jvp1 = jax.linearize(lambda p: fn(p, X1), params)
+    out2, vjp2 = jax.vjp(lambda p: fn(p, X2), params)
+    n1, n2 = out1.shape[0], out2.shape[0]
+    m = out1.size // n1
+
+    def column(e):  # K e = J1 (J2^T e) for one (point, output) unit vector e of X2's outputs
+        (cotangent,) = vjp2(e.reshape(out2.shape))
+        return jvp1(cotangent).reshape(-1)
+
+    eye = jnp.eye(out2.size, dtype=out2.dtype)
+    if batch_size is None:
+        cols = jax.vmap(column)(eye)
+    else:
+        cols = jax.lax.map(column, eye, batch_size=batch_size)
+    K = cols.T  # (n1 m, n2 m)
+    if outputs == "full":
+        return K
+    return jnp.einsum("icjc->ij", K.reshape(n1, m, n2, m))
 
 
 def centre_kernel(K, variant: str = "paper") -> jax.Array:
@@ -118,6 +166,13 @@ def kernel_regression_test_loss(kernel, X, y, X_test, y_test, ridge=0.0, offset=
     return jnp.mean((pred - y_test) ** 2)
 
 
-def empirical_kernel_movement(fn, params, params0, X) -> dict[str, jax.Array]:
-    """:func:`kernel_movement` of the empirical NTK of any ``fn(params, X) -> (n,)`` (Jacobian route, tasks)."""
+def empirical_kernel_movement(fn, params, params0, X, *, route: str = "jacobian", **gram) -> dict[str, jax.Array]:
+    """:func:`kernel_movement` of the empirical NTK of any ``fn(params, X) -> (n,)``: ``route="jacobian"``
+    (Jacobian contraction, :func:`empirical_ntk`) or ``"nvp"`` (NTK-vector products, :func:`ntk_gram`, any
+    output shape; ``gram`` passes ``outputs`` / ``batch_size``). In a training loop compute K0 once and call
+    :func:`kernel_movement` on ``ntk_gram(fn, params_t, X)`` at each logged step."""
+    if route == "nvp":
+        return kernel_movement(ntk_gram(fn, params, X, **gram), ntk_gram(fn, params0, X, **gram))
+    if route != "jacobian":
+        raise ValueError(f"route must be 'jacobian' or 'nvp', got {route!r}")
     return kernel_movement(empirical_ntk(fn, params, X, X), empirical_ntk(fn, params0, X, X))

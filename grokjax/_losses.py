@@ -8,6 +8,7 @@ with dw = wbar - wbar0, dM = M - M0, or the lazy model) and y = c0 + c2 (beta.x)
                 + alpha^2 |dw|^2 / D                                          (iii) linear power
 
 (for the paper's c2 = 1/2, c0 = 0 this is exactly App. 12, eq. 22). No test set is needed.
+:func:`mean_squared_error` is the empirical loss on a set of points (optionally weighted).
 """
 from __future__ import annotations
 
@@ -40,3 +41,11 @@ def decompose_test_loss(stats, beta, c0, c2, alpha, eps) -> Decomposition:
 def population_test_loss(stats, beta, c0, c2, alpha, eps) -> jax.Array:
     """E_x (f(x) - y(x))^2 in closed form (sum of the three terms)."""
     return decompose_test_loss(stats, beta, c0, c2, alpha, eps).total
+
+
+def mean_squared_error(pred, y, weight=None) -> jax.Array:
+    """Mean of (pred - y)^2, no 1/2; with ``weight`` the weighted mean sum w (pred - y)^2 / sum w, so that runs
+    with different set sizes can share one compiled program (pad with w = 0)."""
+    if weight is None:
+        return jnp.mean((pred - y) ** 2)
+    return jnp.sum(weight * (pred - y) ** 2) / jnp.sum(weight)

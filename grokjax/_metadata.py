@@ -154,9 +154,17 @@ COORDINATES: dict[str, tuple[str, str, str]] = {
     "unit2": ("hidden unit", "1", "second hidden-unit index of a two-unit overlap"),
 }
 
+_TASK_DIVERGED = {  # the tasks' divergence guard (grokjax.tasks._common.train): non-finite losses only
+    "diverged_step": ("divergence step", "steps",
+                      "first step whose (minibatch) train loss was non-finite (-1: never); the run is frozen there"),
+    "lin_diverged_step": ("linearised model divergence step", "steps",
+                          "as diverged_step, for the exact linearisation trained alongside"),
+}
+
 #: Per-task meanings where a shared name means something else (looked up before VARIABLES).
 TASK_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = {
     "transformer": {
+        **_TASK_DIVERGED,
         "train_loss": ("train loss", "1", "softmax cross-entropy of the centred logits on the training pairs"),
         "test_loss": ("test loss", "1", "softmax cross-entropy of the centred logits on the held-out pairs"),
         "lin_train_loss": ("linearised model train loss", "1", "cross-entropy of the exact linearisation, train"),
@@ -164,16 +172,19 @@ TASK_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = {
         "weight_norm": ("weight norm", "1", "Euclidean norm of all parameters together"),
     },
     "modular": {
+        **_TASK_DIVERGED,
         "train_loss": ("train loss", "1", f"{_MSE}, on one-hot targets of (a + b) mod p, training pairs"),
         "test_loss": ("test loss", "1", f"{_MSE}, on one-hot targets of (a + b) mod p, held-out pairs"),
         "weight_norm": ("weight norm", "1", "||W1||_F + ||W2||_F"),
     },
     "mnist": {
+        **_TASK_DIVERGED,
         "train_loss": ("train loss", "1", f"{_MSE}, on one-hot labels, training images"),
         "test_loss": ("test loss", "1", f"{_MSE}, on one-hot labels, test images"),
         "weight_norm": ("weight norm", "1", "Euclidean norm of all parameters together"),
     },
     "teacher": {
+        **_TASK_DIVERGED,
         "train_loss": ("train loss", "1", f"{_MSE}, student vs teacher outputs on the training inputs"),
         "test_loss": ("test loss", "1", f"{_MSE}, student vs teacher outputs on the test inputs"),
         "lin_train_loss": ("linearised model train loss", "1", f"{_MSE}, of the exact linearisation, train"),

@@ -2,7 +2,9 @@
 
 ``params`` is a dict ``{"W": (N, D)}`` (fixed unit readouts) or ``{"W": (N, D), "a": (N,)}`` (trained
 readouts). The network is f(x) = (alpha/N) sum_k a_k phi(w_k . x) with phi(h) = h + (eps/2) h^2, which is
-exactly f(x) = alpha (wbar . x + (eps/2) x^T M x) with wbar = W^T a / N and M = W^T diag(a) W / N.
+exactly f(x) = alpha (wbar . x + (eps/2) x^T M x) with wbar = W^T a / N and M = W^T diag(a) W / N. The same
+forward pass takes phi(h) = h + (eps/2) h^degree for the degree-k targets of the appendix (``degree``; the
+statistics are exact only for degree 2).
 """
 from __future__ import annotations
 
@@ -19,9 +21,9 @@ class Stats(NamedTuple):
     M: jax.Array
 
 
-def phi(h, eps):
-    """Activation h + (eps/2) h^2."""
-    return h + 0.5 * eps * h**2
+def phi(h, eps, degree: int = 2):
+    """Activation h + (eps/2) h^degree (the paper's model: degree 2)."""
+    return h + 0.5 * eps * h**degree
 
 
 def readouts(params) -> jax.Array:
@@ -29,11 +31,11 @@ def readouts(params) -> jax.Array:
     return params["a"] if "a" in params else jnp.ones((W.shape[0],), W.dtype)
 
 
-def committee(params, X, alpha, eps) -> jax.Array:
+def committee(params, X, alpha, eps, degree: int = 2) -> jax.Array:
     """Network output f(x) = (alpha/N) sum_k a_k phi(w_k . x) for each row of X (P, D) -> (P,)."""
     W = params["W"]
     H = X @ W.T
-    return alpha * (phi(H, eps) @ readouts(params)) / W.shape[0]
+    return alpha * (phi(H, eps, degree) @ readouts(params)) / W.shape[0]
 
 
 def sufficient_stats(params) -> Stats:
@@ -58,5 +60,9 @@ def init_params(key, N: int, D: int, *, init_scale=1.0, trained_readouts: bool =
     return {"W": Z}
 
 
-def stats_sub(a: Stats, b: Stats) -> Stats:
-    return Stats(a.wbar - b.wbar, a.M - b.M)
+def aligned_interpolation_init(W_rand, beta, alpha, eps, lam):
+    """W = lam W* + (1 - lam) W_rand for N = 2, with W* rows w_1 = +beta/sqrt(alpha eps), w_2 = -beta/sqrt(alpha
+    eps) (a zero-loss solution of the uncentred model: wbar* = 0 and alpha eps M* = beta beta^T)."""
+    w = beta / jnp.sqrt(alpha * eps)
+    return lam * jnp.stack([w, -w]) + (1.0 - lam) * W_rand
+

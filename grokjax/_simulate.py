@@ -8,7 +8,11 @@ Two exact engines compute the same trajectory:
   function space (coefficients a with theta - theta0 = J0^T a, so f_lin - f0 = K0 a), for GD and heavy-ball
   momentum with fixed readouts; cost per step 2 D^2 P + 4 D^3 + P^2, independent of N.
 
-All metrics are computed from the statistics, so both engines share one metric function.
+All metrics are computed from the statistics, so both engines share one metric function. The run is the
+core loop (:func:`grokjax._loop.run_logged`: log-interval scan with the divergence guard) on the schedule of
+:func:`grokjax._schedule.log_steps`. :func:`simulate_weights` runs the same weights engine and loop for what the
+statistics cannot express (phi = h + (eps/2) h^degree, weighted points, decoupled weight decay) and records
+forward-pass metrics, parameters and predictions (the appendix studies).
 """
 from __future__ import annotations
 
@@ -18,15 +22,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from jax import lax
 
 from grokjax._config import STATIC_FIELDS, SWEEPABLE, PolyConfig, choose_engine
 from grokjax._data import PolyData, make_data
 from grokjax._engines import ENGINES, Problem, make_optimizer  # noqa: F401 (make_optimizer re-exported)
 from grokjax._kernels import (KERNEL_MOVEMENT, kernel_alignment, kernel_movement, kernel_regression_test_loss,
                               ntk_closed_form, ntk_features)
-from grokjax._losses import decompose_test_loss
+from grokjax._loop import run_logged
+from grokjax._losses import decompose_test_loss, mean_squared_error
 from grokjax._model import Stats, committee, init_params, predict_from_stats, sufficient_stats
 from grokjax._schedule import log_steps
 
@@ -132,40 +135,72 @@ def simulate_from(cfg: PolyConfig, scalars: Scalars | None, data: PolyData, para
         out.update(_kernel_metrics(cfg, pb, kernel, X_align, y_align, K0_align, f0_test))
         return out
 
-    bound = jnp.asarray(cfg.divergence_bound, dtype)
-
-    def guarded_step(i, carry):
-        state, div, lazy_div = carry
+    def split_losses(state):
         (loss, lazy_loss), new = step(state)
-        bad = ~jnp.isfinite(loss) | (loss > bound) | (div >= 0)
-        lazy_bad = ~jnp.isfinite(lazy_loss) | (lazy_loss > bound) | (lazy_div >= 0)
-        net_part = jax.tree.map(lambda a, b: jnp.where(bad, a, b), state["net"], new["net"])
-        lazy_part = jax.tree.map(lambda a, b: jnp.where(lazy_bad, a, b), state["lazy"], new["lazy"])
-        div = jnp.where((div < 0) & bad, i, div)
-        lazy_div = jnp.where((lazy_div < 0) & lazy_bad, i, lazy_div)
-        return {"net": net_part, "lazy": lazy_part}, div, lazy_div
+        return {"net": loss, "lazy": lazy_loss}, new
 
-    schedule = log_steps(cfg.steps, cfg.n_log, cfg.log_schedule)
-    intervals = jnp.asarray(np.diff(schedule, prepend=0), jnp.int32)  # first interval is empty: step 0
-    starts = jnp.asarray(np.concatenate([[0], schedule[:-1]]), jnp.int32)
-    minus_one = jnp.asarray(-1, jnp.int32)
-
-    def interval(carry, xs):
-        start, length = xs
-        carry = lax.fori_loop(start, start + length, guarded_step, carry)
-        if on_interval is not None:
-            jax.debug.callback(on_interval, start + length)
-        return carry, metrics(carry[0])
-
-    (state, div, lazy_div), logged = lax.scan(interval, (state0, minus_one, minus_one), (starts, intervals))
+    bound = jnp.asarray(cfg.divergence_bound, dtype)
+    _, logged, div = run_logged(split_losses, metrics, state0, logged_steps(cfg), bound=bound, parts=("net", "lazy"),
+                                on_interval=on_interval)
     out = {k: logged[k] for k in METRICS}
-    out["diverged_step"] = div
-    out["lazy_diverged_step"] = lazy_div
+    out["diverged_step"] = div["net"]
+    out["lazy_diverged_step"] = div["lazy"]
     if cfg.kernel_regression:
         out["kr_test_loss"] = _kernel_regression_loss(cfg, pb, f0_test, _initial_ntk(cfg, pb))
     else:
         out["kr_test_loss"] = jnp.full((), jnp.nan, dtype)
     return out
+
+
+def simulate_weights(cfg: PolyConfig, data: PolyData, params0: dict, *, scalars: Scalars | None = None,
+                     degree: int = 2, train_weight=None, test_weight=None, decay=None, log_params: bool = False,
+                     log_preds: bool = False, on_interval=None) -> dict[str, jax.Array]:
+    """Train ``params0`` with the ``weights`` engine on arbitrary labels; record forward-pass metrics.
+
+    The network is :func:`grokjax.committee` with phi(h) = h + (eps/2) h^degree (readouts trained when
+    ``params0`` has ``"a"``), the predictor f - f0 when ``cfg.centered``, the loss the MSE of
+    :func:`grokjax._losses.mean_squared_error` weighted by ``train_weight`` (``test_weight`` on the test set;
+    weight 0 pads a smaller set), the optimizer ``cfg.optimizer`` with step size ``cfg.lr`` = eta0 N/alpha^2 plus,
+    with ``decay``, a decoupled weight decay theta <- theta - lr u - decay theta per step.
+    Only ``data.X, y, X_test, y_test`` are read (:func:`grokjax._data.labelled_data` builds them); the lazy model
+    is not trained. Swept values and the schedule are as in :func:`simulate_from`.
+
+    Returns ``train_loss``, ``test_loss`` and ``weight_norm`` (L,) on :func:`logged_steps`, ``params`` (a
+    pytree with a leading L axis) if ``log_params``, ``pred_train`` / ``pred_test`` (L, P) if ``log_preds``, and
+    ``diverged_step`` (-1 when the train loss stayed finite and below ``cfg.divergence_bound``).
+    """
+    cfg = cfg.replace(lazy=False, engine="weights")
+    if scalars is not None:
+        cfg = as_traced(cfg, scalars)
+    s = cfg
+    f = lambda p, X: committee(p, X, s.alpha, s.eps, degree)  # noqa: E731
+    f0_train, f0_test = f(params0, data.X), f(params0, data.X_test)
+    if not cfg.centered:
+        f0_train, f0_test = jnp.zeros_like(f0_train), jnp.zeros_like(f0_test)
+    pb = Problem(data, params0, sufficient_stats(params0), f0_train, f0_train, cfg.lr, s, degree, train_weight,
+                 decay)
+    state0, step, observe = ENGINES["weights"].build(cfg, pb)
+
+    def metrics(state):
+        p = state["net"][0]
+        pred_train, pred_test = f(p, data.X) - f0_train, f(p, data.X_test) - f0_test
+        out = {"train_loss": mean_squared_error(pred_train, data.y, train_weight),
+               "test_loss": mean_squared_error(pred_test, data.y_test, test_weight),
+               "weight_norm": observe(state)[2]}
+        if log_params:
+            out["params"] = p
+        if log_preds:
+            out["pred_train"], out["pred_test"] = pred_train, pred_test
+        return out
+
+    def net_loss(state):
+        (loss, _), new = step(state)
+        return {"net": loss}, new
+
+    bound = jnp.asarray(cfg.divergence_bound, _dtype(cfg))
+    _, logged, div = run_logged(net_loss, metrics, state0, logged_steps(cfg), bound=bound, parts=("net",),
+                                on_interval=on_interval)
+    return {**logged, "diverged_step": div["net"]}
 
 
 def _initial_ntk(cfg: PolyConfig, pb: Problem):

@@ -11,6 +11,7 @@ exchanged with JAX's own collectives.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -28,7 +29,7 @@ import xarray as xr
 from grokjax._config import SWEEPABLE, PolyConfig, check_seeds, choose_engine, is_int, step_cost
 from grokjax._errors import ConfigError, require
 from grokjax._simulate import METRICS, as_traced, compiled_simulate, logged_steps, simulate
-from grokjax.store import atomic_write_bytes, config_to_json
+from grokjax.store import atomic_write_bytes, check_writable, config_to_json, folder_lock
 
 SCALAR_OUTPUTS = ("kr_test_loss", "diverged_step", "lazy_diverged_step")
 
@@ -113,7 +114,10 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
 
     ``seeds`` defaults to ``[base.seed]``. Dims: the swept fields (``mode="product"``) or ``config`` (``mode="zip"``), then ``seed`` and ``step``.
     Every configuration is validated before any compute; diverging configurations are frozen and flagged
-    (``diverged_step`` >= 0) without affecting the others.
+    (``diverged_step`` >= 0) without affecting the others. ``checkpoint_dir`` is locked
+    (:func:`grokjax.store.folder_lock`) for the whole checkpoint/resume loop: a second sweep on the same
+    folder, in another process, is refused at once with :class:`grokjax.store.ConcurrentWriteError` (a
+    ``ConfigError`` on ``checkpoint_dir``; exit code 2 in the CLI).
     """
     require(isinstance(base, PolyConfig), "base", f"must be a PolyConfig, got {type(base).__name__}")
     sweep = {} if sweep is None else sweep
@@ -152,67 +156,74 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
     flat_seeds = np.array([seed for _ in points for seed in seeds], dtype=np.uint32)
 
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    fingerprint = _fingerprint(base, points, seeds)
     if ckpt is not None:
-        ckpt.mkdir(parents=True, exist_ok=True)
-        manifest = ckpt / "manifest.json"
-        if manifest.exists():
-            old = json.loads(manifest.read_text()).get("fingerprint")
-            if old != fingerprint:
-                raise ConfigError("checkpoint_dir", f"{ckpt} holds a different sweep (fingerprint {old}, "
-                                  f"this sweep {fingerprint}); use another folder")
-        else:
-            atomic_write_bytes(manifest, json.dumps({"fingerprint": fingerprint, "chunks": n_chunks,
-                                                     "chunk_size": chunk}).encode())
-
+        check_writable(ckpt, "checkpoint_dir", directory=True)
     process_index, process_count = jax.process_index(), jax.process_count()
-    mine = [i for i in range(n_chunks) if i % process_count == process_index]
+    # the checkpoint folder is locked for the whole checkpoint/resume loop: a second sweep on the same folder
+    # is refused at once (ConcurrentWriteError on checkpoint_dir) instead of racing this one. The processes of
+    # one multi-host sweep each hold their own lock file (process 0 the folder's ``.lock``).
+    lock = contextlib.nullcontext() if ckpt is None else folder_lock(
+        ckpt, "checkpoint_dir", name=".lock" if process_index == 0 else f".lock.p{process_index}")
+    with lock:
+        fingerprint = _fingerprint(base, points, seeds)
+        if ckpt is not None:
+            manifest = ckpt / "manifest.json"
+            if manifest.exists():
+                old = json.loads(manifest.read_text()).get("fingerprint")
+                if old != fingerprint:
+                    raise ConfigError("checkpoint_dir", f"{ckpt} holds a different sweep (fingerprint {old}, "
+                                      f"this sweep {fingerprint}); use another folder")
+            else:
+                atomic_write_bytes(manifest, json.dumps({"fingerprint": fingerprint, "chunks": n_chunks,
+                                                         "chunk_size": chunk}).encode())
 
-    bar = None
-    if not quiet:
-        from tqdm.auto import tqdm
+        mine = [i for i in range(n_chunks) if i % process_count == process_index]
 
-        bar = tqdm(total=total * base.steps, unit="step", unit_scale=True,
-                   desc=f"{total} configs ({choose_engine(base)} engine)")
+        bar = None
+        if not quiet:
+            from tqdm.auto import tqdm
 
-    state = {"last": 0}
+            bar = tqdm(total=total * base.steps, unit="step", unit_scale=True,
+                       desc=f"{total} configs ({choose_engine(base)} engine)")
 
-    def progress(step):
-        if bar is not None:
-            step = int(step)
-            bar.update((step - state["last"]) * state["width"])
-            state["last"] = step
+        state = {"last": 0}
 
-    run = _compiled(mesh, progress if bar is not None else None)
-    static = base.replace(seed=0)  # seeds enter as keys
-    results: dict[int, dict[str, np.ndarray]] = {}
-    started = time.perf_counter()
-    for i in mine:
-        path = ckpt / f"chunk_{i:05d}.npz" if ckpt is not None else None
-        lo, hi = i * chunk, min(total, (i + 1) * chunk)
-        if path is not None and path.exists():
-            with np.load(path) as archive:
-                results[i] = {k: archive[k] for k in archive.files}
+        def progress(step):
             if bar is not None:
-                bar.update((hi - lo) * base.steps)
-            continue
-        idx = np.arange(lo, lo + chunk) % total  # pad the last chunk by wrapping (no recompilation)
-        with jax.enable_x64(base.dtype == "float64"):
-            configs = as_traced(static, {f: flat_scalars[idx, j] for j, f in enumerate(SWEEPABLE)})
-            keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(flat_seeds[idx]))
-            state.update(last=0, width=hi - lo)
-            out = jax.device_get(run(configs, keys))
-        part = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
-        results[i] = part
-        if path is not None:
-            buffer = io.BytesIO()
-            np.savez(buffer, **part)
-            atomic_write_bytes(path, buffer.getvalue())
-            with open(ckpt / "computed.log", "a") as log:  # audit trail: which chunks were computed, when
-                log.write(f"{i} {time.time():.3f} pid={os.getpid()}\n")
-    if bar is not None:
-        bar.close()
-    elapsed = time.perf_counter() - started
+                step = int(step)
+                bar.update((step - state["last"]) * state["width"])
+                state["last"] = step
+
+        run = _compiled(mesh, progress if bar is not None else None)
+        static = base.replace(seed=0)  # seeds enter as keys
+        results: dict[int, dict[str, np.ndarray]] = {}
+        started = time.perf_counter()
+        for i in mine:
+            path = ckpt / f"chunk_{i:05d}.npz" if ckpt is not None else None
+            lo, hi = i * chunk, min(total, (i + 1) * chunk)
+            if path is not None and path.exists():
+                with np.load(path) as archive:
+                    results[i] = {k: archive[k] for k in archive.files}
+                if bar is not None:
+                    bar.update((hi - lo) * base.steps)
+                continue
+            idx = np.arange(lo, lo + chunk) % total  # pad the last chunk by wrapping (no recompilation)
+            with jax.enable_x64(base.dtype == "float64"):
+                configs = as_traced(static, {f: flat_scalars[idx, j] for j, f in enumerate(SWEEPABLE)})
+                keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(flat_seeds[idx]))
+                state.update(last=0, width=hi - lo)
+                out = jax.device_get(run(configs, keys))
+            part = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
+            results[i] = part
+            if path is not None:
+                buffer = io.BytesIO()
+                np.savez(buffer, **part)
+                atomic_write_bytes(path, buffer.getvalue())
+                with open(ckpt / "computed.log", "a") as log:  # audit trail: which chunks were computed, when
+                    log.write(f"{i} {time.time():.3f} pid={os.getpid()}\n")
+        if bar is not None:
+            bar.close()
+        elapsed = time.perf_counter() - started
 
     if process_count > 1:
         results = _gather_chunks(results, n_chunks)

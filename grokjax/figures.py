@@ -97,18 +97,13 @@ def save_figure(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
 def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
                 from_path: str | Path | None = None) -> tuple[ClaimCheck, list[Path]]:
     """Run (or, with ``from_path``, load), save, judge and plot figure ``name``; returns the check and the
-    files written. A module with only the older ``make_figure`` is called as it is (no ``from_path``)."""
+    files written."""
     module = find_module(name)
     out_dir = Path(out_dir)
-    protocol = (all(hasattr(module, f) for f in ("run", "judge", "plot"))
-                and name in getattr(module, "DATASET_FIGURES", module.FIGURES))  # a module may convert some only
-    if from_path is not None and not protocol:
-        raise ConfigError("from", f"figure {name!r} cannot be re-judged from a dataset yet (its module "
-                          f"{module.__name__} computes, plots and judges in one make_figure)")
-    if not protocol:
-        data = out_dir / "data" / f"{name}.nc"
-        check = module.make_figure(name, size, out_dir, quiet=quiet)
-        return check, [p for p in (out_dir / f"{name}.png", out_dir / f"{name}.pdf", data) if p.exists()]
+    if not (all(callable(getattr(module, f, None)) for f in ("run", "judge", "plot"))
+            and name in getattr(module, "DATASET_FIGURES", module.FIGURES)):
+        raise ConfigError("figure", f"figure {name!r}: its module {module.__name__} does not follow the run -> "
+                          "dataset -> judge -> plot protocol (experiments/__init__.py)")
     from grokjax.store import load_dataset, save_dataset
 
     written = []

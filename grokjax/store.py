@@ -109,11 +109,12 @@ def output_lock(path: str | Path, field: str = "out") -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | Path, field: str = "checkpoint_dir") -> Iterator[Path]:
-    """Exclusive lock on a checkpoint ``folder`` (file ``.lock`` inside it), so two runs never share one."""
+def folder_lock(folder: str | Path, field: str = "checkpoint_dir", *, name: str = ".lock") -> Iterator[Path]:
+    """Exclusive lock on a checkpoint ``folder`` (file ``name``, ``.lock`` by default, inside it), so two runs
+    never share one; :func:`grokjax.run_sweep` holds it for its whole checkpoint/resume loop."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with _exclusive(folder / ".lock", field, f"checkpoints into {folder}"):
+    with _exclusive(folder / name, field, f"checkpoints into {folder}"):
         yield folder
 
 

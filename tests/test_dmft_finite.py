@@ -73,8 +73,10 @@ def test_responses_match_finite_differences_and_stein(responses, window, block):
             st, _ = _finite._solve_blocked(cfg, p, sc, histories=True)
         zeta0, hstar, xi = _finite._samples(cfg, sc)
         T, N, dt = cfg.T, cfg.N, cfg.dt
+        # v^s = a^{-1/2} Xi^T g^s from the stored g history (the blocked solver never stores v)
+        v = jnp.einsum("cb,tci->tbi", _finite._full_xi(sc), st["g"]) / jnp.sqrt(cfg.a)
         theta = (jnp.einsum("tij,bj->bti", st["Psi"], zeta0) + hstar[:, None, None] * st["bvec"][None]
-                 + dt * jnp.einsum("tsij,sbj->bti", st["Rw"], st["v"]))
+                 + dt * jnp.einsum("tsij,sbj->bti", st["Rw"], v))
         proc = jax.jit(lambda th, hs: jax.vmap(lambda a, b, c, d: _finite._process(a, b, c, d, st["Rw"], p)[0])(
             th, zeta0, hs, xi))
         g = proc(theta, hstar)

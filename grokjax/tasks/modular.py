@@ -12,7 +12,8 @@ biases, **un-centred**. The predictor is ``f = α^k h`` with ``k = alpha_power``
 * ``alpha_power = 1`` (preset "lazy"): the textbook form, output multiplier ``c = α``, lr ``lr0 / α²``.
 
 Loss: ``mean over (examples × p outputs)`` of the squared error (``torch.nn.MSELoss``, no ½). Full-batch GD,
-lr ``lr0 / c²``. Logged: train/test MSE and argmax accuracy, and the weight norm ``‖W1‖_F + ‖W2‖_F``.
+lr ``lr0 / c²``. Logged: train/test MSE and argmax accuracy, the weight norm ``‖W1‖_F + ‖W2‖_F``, and per run
+``diverged_step`` (first non-finite loss, -1: none).
 Result dims: ``(alpha, seed, step)``.
 """
 from __future__ import annotations
@@ -22,9 +23,12 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import xarray as xr
 
+from grokjax._engines import optax_step
 from grokjax._errors import require
+from grokjax._schedule import log_steps
 from grokjax.tasks import _common as C
 
 
@@ -47,12 +51,9 @@ class Config:
         require(0.0 < self.train_frac < 1.0, "train_frac", "must be in (0, 1)")
         n_train = int(round(self.train_frac * self.p ** 2))
         require(1 <= n_train < self.p ** 2, "train_frac", "leaves an empty train or test set")
-        require(len(self.alpha) >= 1 and all(a > 0 for a in self.alpha), "alpha", "needs positive values")
         require(self.alpha_power in (1, 2), "alpha_power", "must be 1 or 2")
         require(self.lr0 > 0, "lr0", "must be positive")
-        require(self.steps >= 1, "steps", "must be >= 1")
-        require(self.log_points >= 2, "log_points", "must be >= 2")
-        require(len(self.seed) >= 1, "seed", "needs at least one seed")
+        C.check_run(self)
 
 
 def make_data(p: int, train_frac: float, split_seed: int):
@@ -90,22 +91,19 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     ab_tr, y_tr, ab_te, y_te = (jnp.asarray(v) for v in make_data(p, cfg.train_frac, cfg.split_seed))
     Y_tr, Y_te = jax.nn.one_hot(y_tr, p), jax.nn.one_hot(y_te, p)
     X_tr, X_te = one_hot_pairs(ab_tr, p), one_hot_pairs(ab_te, p)
-    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    steps = log_steps(cfg.steps, cfg.log_points)
     k = cfg.alpha_power
 
     def one(alpha, key):
         params0 = init_params(key, p, cfg.hidden)
         c = alpha ** k
-        lr = cfg.lr0 / c ** 2
+        opt = optax.sgd(cfg.lr0 / c ** 2)
 
         def loss(params):
             return jnp.mean((c * hidden_out(params, X_tr) - Y_tr) ** 2)
 
-        def step(params):
-            g = jax.grad(loss)(params)
-            return jax.tree_util.tree_map(lambda w, gw: w - lr * gw, params, g)
-
-        def metrics(params):
+        def metrics(state):
+            params = state[0]
             ftr = c * hidden_out(params, X_tr)
             fte = c * hidden_out(params, X_te)
             return {
@@ -114,26 +112,18 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
                 "weight_norm": jnp.linalg.norm(params["W1"]) + jnp.linalg.norm(params["W2"]),
             }
 
-        _, ms = C.train_scan(step, metrics, params0, log_steps)
-        return ms
+        return C.train(lambda state: optax_step(opt, loss, state), metrics, (params0, opt.init(params0)), steps)
 
-    ms, wall = C.run_alpha_seed_grid(one, cfg.alpha, cfg.seed)
-    dims = ("alpha", "seed", "step")
-    ds = xr.Dataset({name: (dims, val) for name, val in ms.items()},
-                    coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps})
-    ds.attrs.update(task="modular", wall_seconds=wall, n_train=int(ab_tr.shape[0]), n_test=int(ab_te.shape[0]),
-                    summary=summarize(ds))
+    ds = C.run_grid(one, {"alpha": cfg.alpha}, cfg.seed, steps)
+    ds.attrs.update(task="modular", n_train=int(ab_tr.shape[0]), n_test=int(ab_te.shape[0]), summary=summarize(ds))
     return ds
 
 
 def summarize(ds: xr.Dataset, threshold: float = 0.9) -> str:
     """Per α (seed-mean curves): steps at which train/test accuracy reach ``threshold``, delay, weight norms."""
-    steps = ds["step"].values
-    lines = [f"modular addition: steps to {threshold:.0%} accuracy (seed-mean curves)"]
-    for a in ds["alpha"].values:
-        sub = ds.sel(alpha=a).mean("seed")
-        tt, te, d = C.grok_delay(sub["train_acc"].values, sub["test_acc"].values, steps, threshold)
+    def tail(sub):
         wn = sub["weight_norm"].values
-        lines.append(f"  alpha={a:g}: train {C.fmt_steps(tt)}, test {C.fmt_steps(te)}, delay {C.fmt_steps(d)}; "
-                     f"final test acc {sub['test_acc'].values[-1]:.3f}; weight norm {wn[0]:.1f} -> {wn[-1]:.1f}")
-    return "\n".join(lines)
+        return f"final test acc {sub['test_acc'].values[-1]:.3f}; weight norm {wn[0]:.1f} -> {wn[-1]:.1f}"
+
+    return "\n".join([f"modular addition: steps to {threshold:.0%} accuracy (seed-mean curves)"]
+                     + C.delay_lines(ds, threshold, tail))

@@ -19,7 +19,8 @@ Presets (``--preset``; explicit flags override):
 
 With ``track_linear`` the linearised student ``S_lin(θ) = S(θ0) + J(θ0)(θ − θ0)`` (predictor ``α S_lin``) is
 trained alongside and its losses and the relative distance ``‖f − f_lin‖ / ‖f_lin − f_0‖`` on the test set are
-logged. Result dims: ``(alpha, seed, step)`` (and ``threshold`` for accuracies).
+logged. Result dims: ``(alpha, seed, step)`` (and ``threshold`` for accuracies); ``diverged_step`` (and
+``lin_diverged_step``) per ``(alpha, seed)``: the first step with a non-finite loss, -1 if none.
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ import numpy as np
 import optax
 import xarray as xr
 
+from grokjax._engines import optax_step
 from grokjax._errors import require
+from grokjax._schedule import log_steps
 from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
@@ -45,7 +48,8 @@ PRESETS: dict[str, dict] = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(C.PresetConfig):
+    PRESETS = PRESETS
     preset: str = "omnigrok"                     # omnigrok | app15b; fields left unset come from the preset
     d_in: int = 5
     width: int = 100
@@ -66,23 +70,13 @@ class Config:
     teacher_seed: int = 0
     data_seed: int = 0
 
-    def resolved(self) -> "Config":
-        return C.resolve_preset(self, PRESETS)
-
-    def validate(self) -> None:
-        require(self.preset in PRESETS, "preset", f"must be one of {', '.join(PRESETS)}")
-        cfg = self.resolved()
+    def check(self) -> None:
         for name in ("d_in", "width", "d_out", "n_train", "n_test"):
-            require(getattr(cfg, name) >= 1, name, "must be >= 1")
-        require(cfg.init in ("torch", "normal"), "init", "must be 'torch' or 'normal'")
-        require(cfg.init_scale > 0, "init_scale", "must be positive")
-        require(len(cfg.alpha) >= 1 and all(a > 0 for a in cfg.alpha), "alpha", "needs positive values")
-        require(cfg.lr > 0, "lr", "must be positive")
-        require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
-        require(cfg.steps >= 1, "steps", "must be >= 1")
-        require(len(cfg.threshold) >= 1 and all(t > 0 for t in cfg.threshold), "threshold", "needs positive values")
-        require(cfg.log_points >= 2, "log_points", "must be >= 2")
-        require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+            require(getattr(self, name) >= 1, name, "must be >= 1")
+        require(self.init in ("torch", "normal"), "init", "must be 'torch' or 'normal'")
+        require(self.init_scale > 0, "init_scale", "must be positive")
+        C.check_adamw(self)
+        require(len(self.threshold) >= 1 and all(t > 0 for t in self.threshold), "threshold", "needs positive values")
 
 
 def init_mlp(key, sizes, bias: bool, init: str, scale: float = 1.0):
@@ -124,8 +118,9 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     teacher = init_mlp(jax.random.PRNGKey(cfg.teacher_seed), sizes, cfg.bias, cfg.init, 1.0)
     Y, Yt = mlp(teacher, X), mlp(teacher, Xt)
     thresholds = jnp.asarray(cfg.threshold)
-    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    steps = log_steps(cfg.steps, cfg.log_points)
     track = bool(cfg.track_linear)
+    parts = ("net", "lin") if track else ("net",)
 
     def one(alpha, key):
         params0 = init_mlp(key, sizes, cfg.bias, cfg.init, cfg.init_scale)
@@ -135,14 +130,13 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
         def loss(params, model):
             return jnp.mean((alpha * model(params, X) - Y) ** 2)
 
+        models = {"net": mlp, "lin": f_lin}
+
         def step(state):
-            out = {}
-            for name, model in (("net", mlp), ("lin", f_lin)) if track else (("net", mlp),):
-                p, s = state[name]
-                g = jax.grad(loss)(p, model)
-                upd, s = opt.update(g, s, p)
-                out[name] = (optax.apply_updates(p, upd), s)
-            return out
+            losses, out = {}, {}
+            for name in parts:
+                losses[name], out[name] = optax_step(opt, loss, state[name], models[name])
+            return losses, out
 
         def metrics(state):
             p = state["net"][0]
@@ -162,22 +156,11 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
                 m["lin_distance"] = jnp.linalg.norm(fte - flt) / (jnp.linalg.norm(flt - f0) + 1e-12)
             return m
 
-        state = {"net": (params0, opt.init(params0))}
-        if track:
-            state["lin"] = (params0, opt.init(params0))
-        _, ms = C.train_scan(step, metrics, state, log_steps)
-        return ms
+        return C.train(step, metrics, {name: (params0, opt.init(params0)) for name in parts}, steps, parts)
 
-    ms, wall = C.run_alpha_seed_grid(one, cfg.alpha, cfg.seed)
-    data = {}
-    for name, val in ms.items():
-        if name.endswith("_acc"):
-            data[name] = (("alpha", "seed", "step", "threshold"), val)
-        else:
-            data[name] = (("alpha", "seed", "step"), val)
-    ds = xr.Dataset(data, coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps,
-                                  "threshold": list(cfg.threshold)})
-    ds.attrs.update(task="teacher", preset=cfg.preset, wall_seconds=wall)
+    ds = C.run_grid(one, {"alpha": cfg.alpha}, cfg.seed, steps, extra_dims={"train_acc": ("threshold",),
+                    "test_acc": ("threshold",)}, coords={"threshold": list(cfg.threshold)})
+    ds.attrs.update(task="teacher", preset=cfg.preset)
     ds.attrs["summary"] = summarize(ds)
     ds.attrs["resolved_config"] = config_to_json(cfg)
     return ds
@@ -185,16 +168,14 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
 
 def summarize(ds: xr.Dataset, level: float = 0.9) -> str:
     """Per α: steps at which train/test accuracy (first threshold) reach ``level``, and the delay."""
-    steps = ds["step"].values
     thr = float(ds["threshold"].values[0])
-    lines = [f"student-teacher ({ds.attrs.get('preset')}): steps to {level:.0%} accuracy "
-             f"(per-point MSE < {thr:g}; seed-mean curves)"]
-    for a in ds["alpha"].values:
-        sub = ds.sel(alpha=a).mean("seed").isel(threshold=0)
-        tt, te, d = C.grok_delay(sub["train_acc"].values, sub["test_acc"].values, steps, level)
-        line = (f"  alpha={a:g}: train {C.fmt_steps(tt)}, test {C.fmt_steps(te)}, delay {C.fmt_steps(d)}; "
-                f"final acc train {sub['train_acc'].values[-1]:.2f} test {sub['test_acc'].values[-1]:.2f}")
+
+    def tail(sub):
+        line = f"final acc train {sub['train_acc'].values[-1]:.2f} test {sub['test_acc'].values[-1]:.2f}"
         if "lin_distance" in sub:
             line += f"; final |f-f_lin|/|f_lin-f0| {float(sub['lin_distance'].values[-1]):.3g}"
-        lines.append(line)
-    return "\n".join(lines)
+        return line
+
+    return "\n".join([f"student-teacher ({ds.attrs.get('preset')}): steps to {level:.0%} accuracy "
+                      f"(per-point MSE < {thr:g}; seed-mean curves)"]
+                     + C.delay_lines(ds, level, tail, select=lambda sub: sub.isel(threshold=0)))

@@ -12,7 +12,8 @@ logits at the last position over the whole vocabulary. Init: every weight ``N(0,
 softmax cross-entropy (mean over examples). AdamW(b1 = 0.9, b2 = 0.98) with lr ``lr0 / α^lr_power`` (lr_power
 = 2 in both of the authors' cells), decoupled weight decay, linear warm-up over ``warmup`` steps.
 With ``track_linear`` the exact linearisation ``h_lin(θ) = h(θ0) + J(θ0)(θ − θ0)`` (same centring, same
-optimiser) is trained side by side (App 15c). Result dims ``(alpha, seed, step)``.
+optimiser) is trained side by side (App 15c). Result dims ``(alpha, seed, step)``; ``diverged_step`` (and
+``lin_diverged_step``) per ``(alpha, seed)``: the first step with a non-finite loss, -1 if none.
 
 Presets (``--preset``; explicit flags override):
 
@@ -34,7 +35,9 @@ import numpy as np
 import optax
 import xarray as xr
 
+from grokjax._engines import optax_step
 from grokjax._errors import require
+from grokjax._schedule import log_steps
 from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
@@ -103,7 +106,8 @@ def apply(model: Transformer, tokens: jax.Array) -> jax.Array:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(C.PresetConfig):
+    PRESETS = PRESETS
     preset: str = "notebook"                     # notebook | nanda | app15c; unset fields come from the preset
     p: Optional[int] = None
     d_model: Optional[int] = None
@@ -121,26 +125,17 @@ class Config:
     seed: tuple[int, ...] = (0,)                 # init seeds (vmapped)
     split_seed: int = 0
 
-    def resolved(self) -> "Config":
-        return C.resolve_preset(self, PRESETS)
-
-    def validate(self) -> None:
-        require(self.preset in PRESETS, "preset", f"must be one of {', '.join(PRESETS)}")
-        cfg = self.resolved()
-        require(cfg.p >= 3, "p", "must be >= 3")
-        require(cfg.n_heads >= 1, "n_heads", "must be >= 1")
-        require(cfg.d_model >= 1 and cfg.d_model % cfg.n_heads == 0, "d_model", "must be a multiple of n_heads")
-        require(cfg.d_mlp >= 1, "d_mlp", "must be >= 1")
-        require(0.0 < cfg.train_frac < 1.0, "train_frac", "must be in (0, 1)")
-        n_train = int(cfg.train_frac * cfg.p ** 2)
-        require(1 <= n_train < cfg.p ** 2, "train_frac", "leaves an empty train or test set")
-        require(cfg.lr0 > 0, "lr0", "must be positive")
-        require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
-        require(len(cfg.alpha) >= 1 and all(a > 0 for a in cfg.alpha), "alpha", "needs positive values")
-        require(cfg.steps >= 1, "steps", "must be >= 1")
-        require(cfg.warmup >= 0, "warmup", "must be >= 0")
-        require(cfg.log_points >= 2, "log_points", "must be >= 2")
-        require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+    def check(self) -> None:
+        require(self.p >= 3, "p", "must be >= 3")
+        require(self.n_heads >= 1, "n_heads", "must be >= 1")
+        require(self.d_model >= 1 and self.d_model % self.n_heads == 0, "d_model", "must be a multiple of n_heads")
+        require(self.d_mlp >= 1, "d_mlp", "must be >= 1")
+        require(0.0 < self.train_frac < 1.0, "train_frac", "must be in (0, 1)")
+        n_train = int(self.train_frac * self.p ** 2)
+        require(1 <= n_train < self.p ** 2, "train_frac", "leaves an empty train or test set")
+        require(self.lr0 > 0, "lr0", "must be positive")
+        require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        require(self.warmup >= 0, "warmup", "must be >= 0")
 
 
 def make_data(p: int, train_frac: float, split_seed: int):
@@ -158,7 +153,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     config.validate()
     cfg = config.resolved()
     xtr, ytr, xte, yte = (jnp.asarray(v) for v in make_data(cfg.p, cfg.train_frac, cfg.split_seed))
-    log_steps = C.log_schedule(cfg.steps, cfg.log_points)
+    steps = log_steps(cfg.steps, cfg.log_points)
     track = bool(cfg.track_linear)
 
     def one(alpha, key):
@@ -174,13 +169,10 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
             return C.cross_entropy(alpha * (fn(m, xtr) - h0_tr), ytr)
 
         def step(state):
-            out = {}
+            losses, out = {}, {}
             for name, fn in models:
-                m, s = state[name]
-                g = jax.grad(loss)(m, fn)
-                upd, s = opt.update(g, s, m)
-                out[name] = (optax.apply_updates(m, upd), s)
-            return out
+                losses[name], out[name] = optax_step(opt, loss, state[name], fn)
+            return losses, out
 
         def metrics(state):
             res = {}
@@ -197,30 +189,22 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
             return res
 
         state = {name: (model0, opt.init(model0)) for name, _ in models}
-        _, ms = C.train_scan(step, metrics, state, log_steps)
-        return ms
+        return C.train(step, metrics, state, steps, tuple(name for name, _ in models))
 
-    ms, wall = C.run_alpha_seed_grid(one, cfg.alpha, cfg.seed)
-    dims = ("alpha", "seed", "step")
-    ds = xr.Dataset({k: (dims, np.asarray(v)) for k, v in ms.items()},
-                    coords={"alpha": list(cfg.alpha), "seed": list(cfg.seed), "step": log_steps})
-    ds.attrs.update(task="transformer", preset=cfg.preset, wall_seconds=wall, n_train=int(xtr.shape[0]),
-                    n_test=int(xte.shape[0]))
+    ds = C.run_grid(one, {"alpha": cfg.alpha}, cfg.seed, steps)
+    ds.attrs.update(task="transformer", preset=cfg.preset, n_train=int(xtr.shape[0]), n_test=int(xte.shape[0]))
     ds.attrs["summary"] = summarize(ds)
     ds.attrs["resolved_config"] = config_to_json(cfg)
     return ds
 
 
 def summarize(ds: xr.Dataset, level: float = 0.9) -> str:
-    steps = ds["step"].values
-    lines = [f"transformer ({ds.attrs.get('preset')}): steps to {level:.0%} accuracy (seed-mean curves)"]
-    for a in ds["alpha"].values:
-        sub = ds.sel(alpha=a).mean("seed")
-        tt, te, d = C.grok_delay(sub["train_acc"].values, sub["test_acc"].values, steps, level)
-        line = (f"  alpha={a:g}: train {C.fmt_steps(tt)}, test {C.fmt_steps(te)}, delay {C.fmt_steps(d)}; "
-                f"final acc train {sub['train_acc'].values[-1]:.3f} test {sub['test_acc'].values[-1]:.3f}")
+    def tail(sub):
+        line = f"final acc train {sub['train_acc'].values[-1]:.3f} test {sub['test_acc'].values[-1]:.3f}"
         if "lin_train_loss" in sub:
             line += (f"; final loss net {sub['train_loss'].values[-1]:.3g}/{sub['test_loss'].values[-1]:.3g}"
                      f" lin {sub['lin_train_loss'].values[-1]:.3g}/{sub['lin_test_loss'].values[-1]:.3g}")
-        lines.append(line)
-    return "\n".join(lines)
+        return line
+
+    return "\n".join([f"transformer ({ds.attrs.get('preset')}): steps to {level:.0%} accuracy (seed-mean curves)"]
+                     + C.delay_lines(ds, level, tail))
