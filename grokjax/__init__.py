@@ -4,10 +4,10 @@ Public API (re-exported from private modules):
 
 * configuration: :class:`PolyConfig`, :class:`ConfigError`, :func:`choose_engine`, :func:`step_cost`;
 * model: :func:`committee`, :func:`sufficient_stats`, :func:`predict_from_stats`, :func:`init_params`, :func:`make_data`;
-* kernels: :func:`ntk_closed_form`, :func:`ntk_features`, :func:`empirical_ntk`, :func:`ntk_vector_product`,
+* kernels: :func:`ntk_closed_form`, :func:`ntk_features`, :func:`empirical_ntk`, :func:`ntk_vector_product`, :func:`ntk_gram`, :func:`kernel_movement`,
   :func:`kernel_alignment`, :func:`cka_paper`, :func:`cka_cortes`, :func:`ntk_spectrum`, :func:`kernel_regression`;
 * losses: :func:`population_test_loss`, :func:`decompose_test_loss`;
-* runs: :func:`simulate` (one jittable run), :func:`run_sweep` (vmapped, chunked, sharded, resumable sweep);
+* runs: :func:`simulate` (one jittable run), :func:`simulate_weights` (weight-space runs on arbitrary labels), :func:`run_sweep` (vmapped, chunked, sharded, resumable sweep);
 * analysis: :func:`grokking_metrics`, :func:`grokking_summary`; results: :func:`save_dataset`, :func:`load_dataset`.
 """
 import importlib
@@ -16,15 +16,16 @@ import importlib
 #: CLI's ``--help`` do not import JAX)
 _EXPORTS = {
     "grokjax._config": ("PolyConfig", "choose_engine", "reduced_supported", "step_cost"),
-    "grokjax._data": ("PolyData", "make_data", "target_fn"),
+    "grokjax._data": ("PolyData", "labelled_data", "make_data", "target_fn"),
     "grokjax._errors": ("ConfigError",),
     "grokjax._kernels": ("cka_cortes", "cka_paper", "empirical_ntk", "kernel_alignment", "kernel_regression",
-                         "ntk_closed_form", "ntk_features", "ntk_spectrum", "ntk_vector_product"),
+                         "eigenvector_labels", "kernel_movement", "ntk_closed_form", "ntk_features", "ntk_gram",
+                         "ntk_spectrum", "ntk_vector_product"),
     "grokjax._losses": ("Decomposition", "decompose_test_loss", "population_test_loss"),
     "grokjax._metrics": ("first_below", "grokking_metrics", "grokking_summary"),
-    "grokjax._model": ("Stats", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats"),
+    "grokjax._model": ("Stats", "aligned_interpolation_init", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats"),
     "grokjax._simulate": ("METRICS", "Scalars", "as_traced", "logged_steps", "make_optimizer", "run_single",
-                          "simulate", "simulate_from"),
+                          "simulate", "simulate_from", "simulate_weights"),
     "grokjax._sweep": ("run_sweep", "sweep_points"),
     "grokjax.store": ("load_dataset", "save_dataset"),
 }

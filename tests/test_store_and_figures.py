@@ -43,6 +43,7 @@ def test_cli_lists_tasks_and_figures():
         assert name in out.stdout
 
 
+@pytest.mark.slow  # tests/test_figure_from.py runs these figures in the default suite
 @pytest.mark.parametrize("name", ["fig1", "fig3a", "fig3b", "phase", "fig6"])
 def test_poly_figures_at_tiny_size(tmp_path, name):
     check = find_figure(name)(name, "tiny", tmp_path, quiet=True)
