@@ -29,9 +29,10 @@ import jax
 from dmft import ModelConfig, SolverConfig, solve_dmft
 from dmft._finite import state_gb
 S, T, N, responses, jdtype = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+block = int(sys.argv[7]) if len(sys.argv) > 7 else 16
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 p = ModelConfig(N=N, T=T, a=8.0, alpha=2.0, eps=0.5, dt=0.25)
-sc = SolverConfig(S=S, responses=responses, jac_dtype=jdtype, memory_gb=64)
+sc = SolverConfig(S=S, responses=responses, jac_dtype=jdtype, memory_gb=64, block=block)
 repeat = S * T <= 8000 * 200 or responses == "pathwise"
 t0 = time.perf_counter(); r = solve_dmft(p, sc); first = time.perf_counter() - t0
 if repeat:
@@ -51,7 +52,7 @@ else:  # one solve only: compile time measured separately (ahead-of-time compila
         _blocked._write_big_jit.lower(jax.numpy.asarray(1), big, new, W, E).compile()
         solve = first - (time.perf_counter() - t0)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-if len(sys.argv) > 6:
+if len(sys.argv) > 6 and sys.argv[6] != "-":
     np.savez(sys.argv[6], train=r.train, test=r.test)
 print(json.dumps(dict(first=first, solve=solve, peak_mb=peak / 1024, base_mb=base / 1024,
                       state_mb=state_gb(p, sc) * 1e3, device=str(jax.devices()[0]))))
@@ -62,8 +63,8 @@ def _ints(text):
     return [int(v) for v in text.split(",") if v]
 
 
-def _run(S, T, N, responses, jdtype, env, save=None):
-    args = [sys.executable, "-c", CHILD, str(S), str(T), str(N), responses, jdtype] + ([save] if save else [])
+def _run(S, T, N, responses, jdtype, env, save=None, block=16):
+    args = [sys.executable, "-c", CHILD, str(S), str(T), str(N), responses, jdtype, save or "-", str(block)]
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
@@ -88,6 +89,7 @@ def main(argv=None) -> int:
     ap.add_argument("--N", type=int, default=4, help="hidden units (default 4)")
     ap.add_argument("--S", type=_ints, default=[2000, 8000, 16000], help="scaling table: comma list of S")
     ap.add_argument("--T", type=_ints, default=[48, 200, 400], help="scaling table: comma list of T")
+    ap.add_argument("--block", type=_ints, default=[16], help="scaling table: comma list of block sizes (default 16)")
     ap.add_argument("--compare", type=str, default="4000:48,2000:120",
                     help="comparison points S:T (default 4000:48 and 2000:120, the largest T the old solver fits in "
                          "a few GB here)")
@@ -122,12 +124,13 @@ def main(argv=None) -> int:
                 print(_row("blocked", S, T, new, err_new, extra), flush=True)
                 device = (new or old or {}).get("device", device)
     if args.only in (None, "scaling"):
-        print(f"\nBlocked solver scaling (window 16, block 16), N={args.N}, float32 tangents")
+        print(f"\nBlocked solver scaling (window 16), N={args.N}, float32 tangents")
         print(HEADER)
-        for T in args.T:
-            for S in args.S:
-                r, err = _run(S, T, args.N, "blocked", "float32", env)
-                print(_row("blocked", S, T, r, err), flush=True)
+        for B in args.block:
+            for T in args.T:
+                for S in args.S:
+                    r, err = _run(S, T, args.N, "blocked", "float32", env, block=B)
+                    print(_row(f"block {B}", S, T, r, err), flush=True)
                 device = (r or {}).get("device", device)
     print(f"device: {device}")
     return 0

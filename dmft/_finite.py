@@ -62,8 +62,12 @@ def _chunks(S: int, chunk: int):
 def _xi_block(sc: SolverConfig, index: int, lo: int, hi: int):
     """Columns ``lo:hi`` of the noise-mixing matrix ``Xi`` (S x S, entries N(0, 1/S)); numpy's generator
     (much faster than threefry on CPU), seeded by ``(seed, chunk index)``."""
+    return jnp.asarray(_xi_block_np(sc, index, lo, hi))
+
+
+def _xi_block_np(sc: SolverConfig, index: int, lo: int, hi: int) -> np.ndarray:
     rng = np.random.default_rng([sc.seed, 7919, index])
-    return jnp.asarray(rng.standard_normal((sc.S, hi - lo)) / math.sqrt(sc.S))
+    return rng.standard_normal((sc.S, hi - lo)) / math.sqrt(sc.S)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -239,8 +243,10 @@ _march_last_jit = jax.jit(lambda st, samples, Xi, p, mode: _march_step(p.T, st, 
 
 def _full_xi(sc: SolverConfig, dtype=jnp.float64):
     """The whole ``Xi`` (S x S) in ``dtype``, built block by block (no float64 copy when ``dtype`` is float32)."""
-    blocks = [_xi_block(sc, i, lo, hi).astype(dtype) for i, (lo, hi) in enumerate(_chunks(sc.S, sc.chunk))]
-    return jnp.concatenate(blocks, 1)
+    out = np.empty((sc.S, sc.S), np.dtype(dtype))  # filled block by block: one S x S array at a time
+    for i, (lo, hi) in enumerate(_chunks(sc.S, sc.chunk)):
+        out[:, lo:hi] = _xi_block_np(sc, i, lo, hi)
+    return jnp.asarray(out)
 
 
 def _solve_march(cfg: ModelConfig, p: Params, sc: SolverConfig, blocks: int | None = None):

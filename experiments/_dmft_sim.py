@@ -9,7 +9,7 @@ Test loss: exact Gaussian formula of the overlaps (no Monte-Carlo error, impleme
 ``dmft``); train loss: ``mean_mu Delta^2`` with the t = 0 control variate and a fitted coefficient
 (:func:`fitted_cv`).  This side simulator is the second reference of ``grokjax compare dmft --sim side``
 (it supports ``c1`` and label noise); the default route is the library's own simulator (:func:`simulate_library`).
-Seeds are vmapped (in batches of ``seed_batch``) and the whole trajectory is one jitted ``lax.scan``.
+Seeds are vmapped (in batches of ``seed_batch``); the forward pass and the loop are the library's (:func:`run`).
 """
 from __future__ import annotations
 
@@ -77,35 +77,39 @@ def draw(key, p, D: int, P: int, dtype=jnp.float32):
 
 
 def run(W0, beta, X, y, p):
-    """GD in the DMFT conventions from a given problem; observations at steps ``0..T``."""
+    """GD in the DMFT conventions from a given problem; observations at steps ``0..T``.
+
+    The forward pass is the library's committee machine on ``x / sqrt(D)`` and the step runs on the library's
+    loop (:func:`grokjax._loop.run_logged`, one step per logged interval).  The DMFT step
+    ``w_i <- w_i + dt/(a sqrt D) sum_mu g_{i,mu} x_mu`` with ``g = -kappa Delta phi'(h)`` is
+    ``W <- W - (dt N kappa / (a alpha)) d/dW [sum_mu Delta_mu f_mu]`` at fixed ``Delta`` (one VJP).
+    """
+    from grokjax._loop import run_logged
+    from grokjax._model import committee
+
     N, dt, a = p.N, p.dt, p.a
     D = X.shape[1]
     dtype = X.dtype
-    sq = math.sqrt(D)
-    H0 = X @ W0.T / sq
-    f0 = (p.alpha / N) * jnp.sum(H0 + 0.5 * p.eps * H0 * H0, 1) if p.centered else 0.0
+    Xs = X / math.sqrt(D)
+    forward = lambda W: committee({"W": W}, Xs, p.alpha, p.eps)
+    f0 = forward(W0) if p.centered else 0.0
     Q0j, m0j = jnp.asarray(p.Q0_array(), dtype), jnp.asarray(p.m0_array(), dtype)
+    scale = dt * N * p.kappa / (a * p.alpha)
 
-    def observe(W, delta):
+    def observe(W):
+        delta = forward(W) - f0 - y
         Q = W @ W.T / D
         Qt0 = W @ W0.T / D
         m = W @ beta / D
         return dict(train_raw=jnp.mean(delta * delta), test=_overlap_test_loss(Q, Qt0, Q0j, m, m0j, p),
                     m=m, Q=Q, Qt0=Qt0)
 
-    def residual(W):
-        H = X @ W.T / sq
-        return H, (p.alpha / N) * jnp.sum(H + 0.5 * p.eps * H * H, 1) - f0 - y
+    def step(W):
+        f, vjp = jax.vjp(forward, W)
+        return None, W - scale * vjp(f - f0 - y)[0]
 
-    def step(W, _):
-        H, delta = residual(W)
-        g = -p.kappa * delta[:, None] * (1.0 + p.eps * H)
-        W_new = W + (dt / (a * sq)) * (X.T @ g).T
-        return W_new, observe(W, delta)
-
-    W_T, obs = jax.lax.scan(step, W0, None, length=p.T)
-    last = observe(W_T, residual(W_T)[1])
-    return jax.tree_util.tree_map(lambda xs, x: jnp.concatenate([xs, x[None]], 0), obs, last)
+    _, obs, _ = run_logged(step, observe, W0, np.arange(p.T + 1))
+    return obs
 
 
 def _one_seed(key, p, D, P, dtype):
