@@ -79,9 +79,6 @@ def _window_tangents(t, Jbuf, rw_t, A, B, p, W: int):
     return J, t - s_of_col
 
 
-BIG = ("Jwin", "Yroll", "Ysum", "g", "K")  # per-sample buffers: read by _step, written in place by _write_big
-
-
 def _step(t, st, big, samples, Xi, p, mode: str, signals: bool, W: int, edges):
     """Step ``t`` of the march: the order-parameter rows (``st``, small, updated and returned) and the new
     entries of the per-sample buffers ``big`` (read only here; returned as ``new`` for :func:`_write_big`)."""

@@ -116,7 +116,6 @@ def _run_app8_4(name, size, quiet):
     V = V[:, ::-1]
     all_k = np.arange(1, 2 * P + 1)
     align_all = np.asarray(jax.vmap(lambda v: kernel_alignment(K_test, v[P:]))(V.T))
-    nk = len(ks)
     cfg = PolyConfig(D=D, N=N, P=P, P_test=P, alpha=alpha, eps=eps, eta0=eta0, steps=sp["steps"], n_log=sp["n_log"],
                      convention="B", lazy=False, kernel_regression=False, n_align=0)
     run = jax.jit(jax.vmap(lambda y, yt: simulate_weights(cfg, labelled_data(X_all[:P], y, X_all[P:], yt), params0)))
@@ -314,7 +313,6 @@ def _run_decomposition(name, size, quiet):
     cfg = PolyConfig(alpha=1.0, eps=0.25, eta0=eta0, steps=steps, convention="A", centered=False,
                      readouts=readouts, lazy=False, n_align=0, kernel_regression=False, **sp)
     ds = run_sweep(cfg, seeds=list(range(n_seeds)), quiet=quiet)
-    steps_arr = ds["step"].values
     final = ds["test_loss"].values[:, -1]
     init = ds["test_loss"].values[:, 0]
     success = np.where(final < 0.05 * init)[0]
@@ -791,7 +789,6 @@ def _run_app17(name, size, quiet):
     k_data, k_init = jax.random.split(jax.random.PRNGKey(0))
     d = make_data(k_data, D, P, Pt)
     params0 = init_params(k_init, N, D)
-    n = len(ACC_ALPHAS)
     cfg = PolyConfig(D=D, N=N, P=P, P_test=Pt, eps=ACC_EPS, eta0=ACC_ETA0, steps=sp["steps"], n_log=sp["n_log"],
                      lazy=False, kernel_regression=False, n_align=0)
     run = jax.jit(jax.vmap(lambda a: simulate_weights(cfg, d, params0, log_preds=True,

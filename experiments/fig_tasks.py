@@ -262,7 +262,7 @@ def _app17_1_times(ds):
     """The steps and levels App 17.1 reads off the run (shared by the judge and the plot's markers)."""
     sub = ds.isel(alpha=0).mean("seed")
     s = ds["step"].values
-    tr_loss, te_loss = sub["train_loss"].values, sub["test_loss"].values
+    tr_loss = sub["train_loss"].values
     tr_acc, te_acc = sub["train_acc"].values, sub["test_acc"].values
     t_train90 = C.first_step_above(tr_acc, s, 0.9)
     t_train_perfect = C.first_step_above(tr_acc, s, 1.0 - 1e-9)

@@ -103,6 +103,9 @@ def _cmd_figure(args: argparse.Namespace) -> int:
 
     if args.from_path is not None and not Path(args.from_path).is_file():
         return _fail(f"invalid value for 'from': {args.from_path} is not a dataset file")
+    if args.from_path is not None and args.size is not None:
+        return _fail("invalid value for 'size': --size has no effect with --from (the saved dataset fixes the size)")
+    args.size = args.size or "small"
     out = args.out
     if out is None and args.from_path is not None:  # beside the dataset's figure: <out>/data/NAME.nc -> <out>/
         out = Path(args.from_path).resolve().parent.parent
@@ -164,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     out_help = "output folder (default: figures/ for small, figures/<size>/ for the others"
     fig = sub.add_parser("figure", help="regenerate a paper figure and check its claim")
     fig.add_argument("name", help="figure name (grokjax list shows them)")
-    fig.add_argument("--size", choices=SIZES, default="small", help="tiny (tests), small (CPU minutes) or paper "
-                     "(default: small)")
+    fig.add_argument("--size", choices=SIZES, default=None, help="tiny (tests), small (CPU minutes) or paper "
+                     "(default: small; not with --from)")
     fig.add_argument("--from", dest="from_path", type=Path, default=None,
                      help="re-judge and re-plot from this saved dataset without computing (default: compute)")
     fig.add_argument("--out", type=Path, default=None, help=out_help + "; with --from: the dataset's figure folder)")

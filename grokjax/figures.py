@@ -112,7 +112,12 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
         path = save_dataset(ds, out_dir / "data" / f"{name}.nc", figure=name, overwrite=True)
         written.append(path)
         from_path = path
-    ds = load_dataset(from_path)  # judged and plotted from the file, so --from gives the same verdict
+    try:  # judged and plotted from the file, so --from gives the same verdict
+        ds = load_dataset(from_path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file
+        raise ConfigError("from", f"{from_path} is not a readable dataset ({type(exc).__name__}: {exc})") from None
+    if ds.attrs.get("figure") != name:
+        raise ConfigError("from", f"{from_path} holds the dataset of figure {ds.attrs.get('figure')!r}, not {name!r}")
     check = module.judge(name, ds)
     fig = module.plot(name, ds)
     written = save_figure(fig, out_dir, name) + written

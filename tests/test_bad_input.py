@@ -208,3 +208,25 @@ def test_run_poly_help_lists_choices_and_defaults(capsys):
         cli.main(["run", "poly", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "one of gd, momentum, nesterov" in text and "(default: 100)" in text and ":class:" not in text
+
+
+def test_figure_from_refuses_unreadable_mismatched_or_sized(tmp_path, capsys, monkeypatch):
+    """``--from`` a file that is no dataset, the dataset of another figure, or ``--size`` beside ``--from``:
+    exit 2 naming the field, and nothing written."""
+    import numpy as np
+    import xarray as xr
+
+    from grokjax.store import save_dataset
+
+    monkeypatch.chdir(tmp_path)
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not a dataset")
+    other = save_dataset(xr.Dataset({"test_loss": ("step", np.zeros(3))}), tmp_path / "data" / "fig3a.nc",
+                         figure="fig3a")
+    out = tmp_path / "out"
+    for argv, field in ((["figure", "fig1", "--from", str(junk)], "from"),
+                        (["figure", "fig1", "--from", str(other)], "from"),
+                        (["figure", "fig3a", "--from", str(other), "--size", "paper"], "size")):
+        err = _run_cli([*argv, "--out", str(out)], tmp_path, capsys)
+        assert f"'{field}'" in err, (argv, err)
+        assert not out.exists()
