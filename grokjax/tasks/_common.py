@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from grokjax._errors import require
+from grokjax._kernels import kernel_movement, ntk_gram
 from grokjax._loop import run_logged
 from grokjax._metrics import first_crossing
 
@@ -103,6 +104,25 @@ def linearize(fn: Callable[..., Any], params0: Any) -> Callable[..., Any]:
 
 
 # ------------------------------------------------------------------------------------------------- metrics
+#: Above this many (point, output) columns the NTK Gram is built in column batches of this size (memory bound).
+KERNEL_COLUMN_BATCH = 256
+
+
+def kernel_tracker(fn: Callable[[Any, jax.Array], jax.Array], params0: Any, X: jax.Array,
+                   points: int) -> Callable[[Any], dict]:
+    """Kernel movement of ``fn(params, X) -> (n, *out)`` on the first ``points`` rows of ``X``, for the metrics of a
+    compiled run: K0 is built once here, and the returned ``params -> {kernel_movement, kernel_alignment_init_*}``
+    builds K_t by NTK-vector products (:func:`grokjax.ntk_gram`, output-traced Gram, no Jacobian formed) at each
+    logged step. ``points = 0``: tracking off (returns ``{}``)."""
+    if points == 0:
+        return lambda params: {}
+    Xk = X[:points]
+    columns = int(np.prod(jax.eval_shape(fn, params0, Xk).shape))
+    batch = None if columns <= KERNEL_COLUMN_BATCH else KERNEL_COLUMN_BATCH
+    K0 = ntk_gram(fn, params0, Xk, batch_size=batch)
+    return lambda params: kernel_movement(ntk_gram(fn, params, Xk, batch_size=batch), K0)
+
+
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Fraction of rows whose argmax equals the integer label."""
     return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
@@ -160,6 +180,8 @@ def check_run(cfg: Any) -> None:
     require(cfg.steps >= 1, "steps", "must be >= 1")
     require(cfg.log_points >= 2, "log_points", "must be >= 2")
     require(len(cfg.seed) >= 1, "seed", "needs at least one seed")
+    if hasattr(cfg, "kernel_points"):
+        require(cfg.kernel_points >= 0, "kernel_points", "must be >= 0 (0 = kernel movement not tracked)")
 
 
 def check_adamw(cfg: Any) -> None:

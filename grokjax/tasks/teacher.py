@@ -69,11 +69,13 @@ class Config(C.PresetConfig):
     seed: tuple[int, ...] = (1,)                 # student-init seeds (vmapped)
     teacher_seed: int = 0
     data_seed: int = 0
+    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
 
     def check(self) -> None:
         for name in ("d_in", "width", "d_out", "n_train", "n_test"):
             require(getattr(self, name) >= 1, name, "must be >= 1")
         require(self.init in ("torch", "normal"), "init", "must be 'torch' or 'normal'")
+        require(self.kernel_points <= self.n_test, "kernel_points", "must be <= n_test")
         require(self.init_scale > 0, "init_scale", "must be positive")
         C.check_adamw(self)
         require(len(self.threshold) >= 1 and all(t > 0 for t in self.threshold), "threshold", "needs positive values")
@@ -125,6 +127,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     def one(alpha, key):
         params0 = init_mlp(key, sizes, cfg.bias, cfg.init, cfg.init_scale)
         f_lin = C.linearize(mlp, params0)
+        kernel = C.kernel_tracker(lambda params, x: alpha * mlp(params, x), params0, Xt, cfg.kernel_points)
         opt = optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
 
         def loss(params, model):
@@ -146,7 +149,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
             m = {"train_loss": jnp.mean(ptr), "test_loss": jnp.mean(pte),
                  "train_acc": jnp.mean(ptr[None, :] < thresholds[:, None], axis=1),
                  "test_acc": jnp.mean(pte[None, :] < thresholds[:, None], axis=1),
-                 "weight_norm": C.tree_norm(p)}
+                 "weight_norm": C.tree_norm(p), **kernel(p)}
             if track:
                 pl = state["lin"][0]
                 flt = alpha * f_lin(pl, Xt)

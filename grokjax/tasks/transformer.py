@@ -124,6 +124,7 @@ class Config(C.PresetConfig):
     log_points: int = 100
     seed: tuple[int, ...] = (0,)                 # init seeds (vmapped)
     split_seed: int = 0
+    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
 
     def check(self) -> None:
         require(self.p >= 3, "p", "must be >= 3")
@@ -136,6 +137,7 @@ class Config(C.PresetConfig):
         require(self.lr0 > 0, "lr0", "must be positive")
         require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
         require(self.warmup >= 0, "warmup", "must be >= 0")
+        require(self.kernel_points <= self.p ** 2 - n_train, "kernel_points", "exceeds the number of test pairs")
 
 
 def make_data(p: int, train_frac: float, split_seed: int):
@@ -164,6 +166,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
         sched = (lambda t: lr * jnp.minimum((t + 1) / cfg.warmup, 1.0)) if cfg.warmup > 0 else lr
         opt = optax.adamw(sched, b1=0.9, b2=0.98, weight_decay=cfg.weight_decay)
         models = (("net", apply), ("lin", f_lin)) if track else (("net", apply),)
+        kernel = C.kernel_tracker(lambda m, x: alpha * apply(m, x), model0, xte, cfg.kernel_points)
 
         def loss(m, fn):
             return C.cross_entropy(alpha * (fn(m, xtr) - h0_tr), ytr)
@@ -186,6 +189,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
                 if name == "net":
                     res["weight_norm"] = C.tree_norm(m)
                     res["rel_change"] = C.tree_norm(C.tree_sub(m, model0)) / C.tree_norm(model0)
+                    res.update(kernel(m))
             return res
 
         state = {name: (model0, opt.init(model0)) for name, _ in models}
