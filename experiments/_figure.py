@@ -7,6 +7,12 @@ from grokjax.figures import SIZES, ClaimCheck, available_figures, save_figure  #
 from grokjax.figures import format_number as _fmt  # noqa: F401
 
 
+def seed_mean(ds):
+    """``ds`` averaged over its ``seed`` dim (figures run with ``--seeds`` are judged on seed means); unchanged
+    without one."""
+    return ds.mean("seed", keep_attrs=True) if "seed" in ds.dims else ds
+
+
 def find_figure(name: str) -> Callable[..., ClaimCheck] | None:
     """A ``make_figure(name, size, out_dir, quiet) -> ClaimCheck`` for figure ``name`` (run, save, judge, plot), or
     ``None``."""

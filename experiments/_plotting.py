@@ -22,14 +22,27 @@ def step_axis(ax, label: str = "GD steps"):
     ax.set_xlabel(label)
 
 
+def mean_band(ax, x, values, fmt="-", color=None, label=None, alpha=0.2, **kw):
+    """Plot ``values`` against ``x``: a 1-D curve as it is; a 2-D ``(seed, x)`` array as its seed mean with a
+    ±1 SEM band (standard error over the seeds). Returns the line."""
+    values = np.asarray(values, float)
+    mean = values.mean(0) if values.ndim == 2 else values
+    (line,) = ax.plot(x, mean, fmt, color=color, label=label, **kw)
+    if values.ndim == 2 and values.shape[0] > 1:
+        sem = values.std(0, ddof=1) / np.sqrt(values.shape[0])
+        ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=alpha, lw=0)
+    return line
+
+
 def loss_curves(ax, steps, train, test, color=None, label=None, normalise: int | None = None, lw=1.6):
-    """Train dashed, test solid, against steps on :func:`step_axis` (step 0 at 0)."""
+    """Train dashed, test solid, against steps on :func:`step_axis` (step 0 at 0); 2-D ``(seed, step)`` curves
+    are drawn as seed means with ±1 SEM bands (:func:`mean_band`), each seed normalised before averaging."""
     steps = np.asarray(steps, float)
     train, test = np.asarray(train, float), np.asarray(test, float)
     if normalise is not None:
-        train, test = train / train[normalise], test / test[normalise]
-    (line,) = ax.plot(steps, test, "-", color=color, label=label, lw=lw)
-    ax.plot(steps, train, "--", color=line.get_color(), lw=lw)
+        train, test = train / train[..., normalise:normalise + 1], test / test[..., normalise:normalise + 1]
+    line = mean_band(ax, steps, test, "-", color=color, label=label, lw=lw)
+    mean_band(ax, steps, train, "--", color=line.get_color(), lw=lw)
     step_axis(ax)
     return line
 

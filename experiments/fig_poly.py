@@ -9,8 +9,9 @@ import dataclasses
 
 import numpy as np
 
-from experiments._figure import ClaimCheck
-from experiments._plotting import cell_edges, colors, loss_curves, new_figure, step_axis, train_test_keys
+from experiments._figure import ClaimCheck, seed_mean
+from experiments._plotting import (cell_edges, colors, loss_curves, mean_band, new_figure, step_axis,
+                                 train_test_keys)
 from grokjax import PolyConfig, grokking_metrics, run_sweep
 
 FIGURES = {
@@ -44,10 +45,19 @@ def _with_config(ds, cfg, size, **attrs):
     return ds
 
 
+def _seeds(ds, seeds):
+    """The default single-seed figure (seed dim dropped), or with ``--seeds`` every seed kept (judged and plotted
+    as seed means with bands)."""
+    if seeds is None:
+        return ds.isel(seed=0)
+    ds.attrs["seeds"] = list(seeds)
+    return ds
+
+
 # ----------------------------------------------------------------------------------------------- Fig 1
-def _run_fig1(name, size, quiet):
+def _run_fig1(name, size, quiet, seeds=None):
     cfg = PolyConfig(alpha=1.0, eps=0.02, eta0=1.0, convention="A", centered=True, **_FIG1[size])
-    ds = run_sweep(cfg, quiet=quiet).isel(seed=0)
+    ds = _seeds(run_sweep(cfg, seeds=seeds, quiet=quiet), seeds)
     return _with_config(ds, cfg, size)
 
 
@@ -65,29 +75,32 @@ def _plot_fig1(name, ds):
     fig, (ax, ax2, ax3) = new_figure(3, 4.6, 3.6, layout="constrained")
     loss_curves(ax, steps, ds["train_loss"], ds["test_loss"], color="C0", label="network")
     loss_curves(ax, steps, ds["lazy_train_loss"], ds["lazy_test_loss"], color="k", label="linearised model")
-    ax.axhline(float(ds["kr_test_loss"]), color="k", lw=0.8, label="kernel regression, initial NTK")
-    ax.plot(steps, ds["after_kernel_test_loss"], ":", color="C2", label="kernel regression, current NTK (test)")
+    ax.axhline(float(ds["kr_test_loss"].mean()), color="k", lw=0.8, label="kernel regression, initial NTK")
+    mean_band(ax, steps, ds["after_kernel_test_loss"], ":", color="C2", label="kernel regression, current NTK (test)")
+    if "seed" in ds.dims:
+        ax.text(0.02, 0.02, f"{ds.sizes['seed']} seeds: mean ± 1 SEM", transform=ax.transAxes, fontsize=7)
     ax.set_ylabel("MSE")
     ax.set_title(f"(b) D={cfg['D']}, N={cfg['N']}, P={cfg['P']}, eps={cfg['eps']}, alpha={cfg['alpha']}",
                  fontsize=9)
     train_test_keys(ax, fontsize=7)
-    ax2.plot(steps, ds["alignment"], color="grey", label="NTK alignment (test set)")
+    mean_band(ax2, steps, ds["alignment"], color="grey", label="NTK alignment (test set)")
     step_axis(ax2)
     ax2.set_ylabel("NTK alignment", color="grey")
     twin = ax2.twinx()
-    twin.plot(steps, ds["weight_norm"], "--", color="tab:orange", label="||W||_F")
+    mean_band(twin, steps, ds["weight_norm"], "--", color="tab:orange", label="||W||_F")
     twin.set_ylabel("weight norm ||W||_F", color="tab:orange")
     ax2.set_title("(c) features align, weight norm grows", fontsize=9)
-    ax3.plot(steps, ds["kernel_movement"], color="C4", label="NTK movement (test points)")
+    mean_band(ax3, steps, ds["kernel_movement"], color="C4", label="NTK movement (test points)")
     step_axis(ax3)
     ax3.set_ylabel("||K_t - K_0||_F / ||K_0||_F")
     ax3.set_title("(d) the NTK moves during the test-loss drop", fontsize=9)
-    ax3.axvline(steps[_fig1_marks(ds)[1]], color="0.6", lw=0.8, ls=":", label="test loss halved")
+    ax3.axvline(steps[_fig1_marks(seed_mean(ds))[1]], color="0.6", lw=0.8, ls=":", label="test loss halved")
     ax3.legend(fontsize=7)
     return fig
 
 
 def _judge_fig1(name, ds):
+    ds = seed_mean(ds)
     steps = ds["step"].values
     train, test = ds["train_loss"].values, ds["test_loss"].values
     lazy_test = ds["lazy_test_loss"].values
@@ -141,10 +154,10 @@ _SWEEPS = {"fig3a": ("alpha", [2.0**k for k in range(-2, 4)], dict(eps=0.25), +1
            "fig3b": ("eps", [2.0**k for k in range(-3, 2)], dict(alpha=1.0), -1)}
 
 
-def _run_sweep_figure(name, size, quiet):
+def _run_sweep_figure(name, size, quiet, seeds=None):
     field, values, fixed, claim_dir = _SWEEPS[name]
     cfg = PolyConfig(convention="B", eta0=0.5, centered=True, **fixed, **_FIG3[size])
-    ds = run_sweep(cfg, {field: values}, quiet=quiet).isel(seed=0)
+    ds = _seeds(run_sweep(cfg, {field: values}, seeds, quiet=quiet), seeds)
     _with_config(ds, cfg, size, sweep_field=field)
     return ds
 
@@ -165,6 +178,7 @@ def _plot_sweep_figure(name, ds):
 
 
 def _judge_sweep_figure(name, ds):
+    ds = seed_mean(ds)
     field, _, _, claim_dir = _SWEEPS[name]
     values = [float(v) for v in ds[field].values]
     t_train, t_test, delay = _half_drop_delay(ds)
@@ -186,15 +200,16 @@ def _judge_sweep_figure(name, ds):
 
 
 # ----------------------------------------------------------------------------------------------- phase
-def _run_phase(name, size, quiet):
+def _run_phase(name, size, quiet, seeds=None):
     spec = dict(_PHASE[size])
     grid = spec.pop("grid")
     alphas = [round(0.4 * i * 14 / grid, 6) for i in range(1, grid + 1)]
     epss = [round(0.02 * i * 14 / grid, 6) for i in range(1, grid + 1)]
     spec.setdefault("eta0", 20.0)  # the paper's eta = 20 N / alpha^2 (stable for D >~ 40)
     cfg = PolyConfig(convention="A", centered=True, lazy=False, kernel_regression=False, **spec)
-    ds = run_sweep(cfg, {"alpha": alphas, "eps": epss}, quiet=quiet).isel(seed=0)
-    m = grokking_metrics(ds["step"].values, ds["train_loss"].values, ds["test_loss"].values, 0.1)
+    ds = _seeds(run_sweep(cfg, {"alpha": alphas, "eps": epss}, seeds, quiet=quiet), seeds)
+    mean = seed_mean(ds)  # with --seeds: the amount of grokking of the seed-mean curves
+    m = grokking_metrics(ds["step"].values, mean["train_loss"].values, mean["test_loss"].values, 0.1)
     amount = np.maximum(0.0, np.nan_to_num(m["t_test"], nan=cfg.steps) - np.nan_to_num(m["t_train"], nan=cfg.steps))
     ds["grokking_amount"] = (("alpha", "eps"), amount)
     return _with_config(ds, cfg, size)
@@ -235,7 +250,7 @@ _FIG6_TITLES = {"sigma": "init scale sigma (alpha=1)", "alpha": "alpha = sigma^2
                 "joint": "alpha = 1/sigma^2: curves line up"}
 
 
-def _run_fig6(name, size, quiet):
+def _run_fig6(name, size, quiet, seeds=None):
     import xarray as xr
 
     base = PolyConfig(convention="B", eps=0.25, centered=True, lazy=False, kernel_regression=False,
@@ -248,7 +263,7 @@ def _run_fig6(name, size, quiet):
         "alpha": dict(init_scale=[1.0] * 4, alpha=[s**2 for s in sigmas], eta0=[0.5] * 4),
         "joint": dict(init_scale=sigmas, alpha=[1 / s**2 for s in sigmas], eta0=[0.5 / s**2 for s in sigmas]),
     }
-    sets = {k: run_sweep(base, v, mode="zip", quiet=quiet).isel(seed=0) for k, v in runs.items()}
+    sets = {k: _seeds(run_sweep(base, v, seeds, mode="zip", quiet=quiet), seeds) for k, v in runs.items()}
     ds = xr.concat([sets[k].assign_coords(sigma=("config", sigmas)) for k in runs], dim="family")
     ds = ds.assign_coords(family=list(runs))
     return _with_config(ds, base, size)
@@ -271,6 +286,7 @@ def _plot_fig6(name, ds):
 
 
 def _judge_fig6(name, ds):
+    ds = seed_mean(ds)
     sets = {k: ds.sel(family=k) for k in ("sigma", "alpha", "joint")}
 
     def norm(d, name):
@@ -304,8 +320,12 @@ DATASET_FIGURES = {"fig1": (_run_fig1, _judge_fig1, _plot_fig1),
                    "fig6": (_run_fig6, _judge_fig6, _plot_fig6)}
 
 
-def run(name, size, quiet=False):
-    return DATASET_FIGURES[name][0](name, size, quiet)
+#: figures whose run takes ``seeds`` (``grokjax figure NAME --seeds ...``)
+SEEDED_FIGURES = set(DATASET_FIGURES)
+
+
+def run(name, size, quiet=False, seeds=None):
+    return DATASET_FIGURES[name][0](name, size, quiet, seeds)
 
 
 def judge(name, ds) -> ClaimCheck:

@@ -186,13 +186,16 @@ def _colors(n: int):
 
 
 def _curve_panel(ax, ds, var_train, var_test, dim, label_fmt, ylabel, logy=False, **sel):
+    """Train dashed / test solid per value of ``dim``: seed means, with a ±1 SEM band over several seeds."""
+    from experiments._plotting import mean_band
+
     steps = ds["step"].values
     for color, v in zip(_colors(ds.sizes[dim]), ds[dim].values):
-        sub = ds.sel({dim: v, **sel}).mean("seed")
+        sub = ds.sel({dim: v, **sel}).transpose("seed", ...)
         if np.all(np.isnan(sub[var_test].values)):
             continue
-        ax.plot(steps, sub[var_train].values, "--", color=color)
-        ax.plot(steps, sub[var_test].values, "-", color=color, label=label_fmt.format(v))
+        mean_band(ax, steps, sub[var_train].values, "--", color=color)
+        mean_band(ax, steps, sub[var_test].values, "-", color=color, label=label_fmt.format(v))
     _step_axis(ax)
     if logy:
         ax.set_yscale("log")
@@ -210,24 +213,26 @@ def _step_axis(ax, label="step"):
 
 
 def _plot_fig2(ds):
+    from experiments._plotting import mean_band
+
     plt = _plt()
     steps = ds["step"].values
-    sub = ds.isel(alpha=0).mean("seed")
+    sub = ds.isel(alpha=0).transpose("seed", ...)
     fig, (ax1, ax3) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(steps, sub["train_acc"], "--", color="C0", label="train accuracy")
-    ax1.plot(steps, sub["test_acc"], "-", color="C0", label="test accuracy")
+    mean_band(ax1, steps, sub["train_acc"].values, "--", color="C0", label="train accuracy")
+    mean_band(ax1, steps, sub["test_acc"].values, "-", color="C0", label="test accuracy")
     _step_axis(ax1, "step (full-batch GD)")
     ax1.set_ylabel("accuracy")
     ax2 = ax1.twinx()
-    ax2.plot(steps, sub["weight_norm"], "--", color="C1", label="weight norm")
+    mean_band(ax2, steps, sub["weight_norm"].values, "--", color="C1", label="weight norm")
     ax2.set_ylabel(r"$\|W_1\|_F+\|W_2\|_F$")
     h1, l1 = ax1.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax1.legend(h1 + h2, l1 + l2, fontsize=8, loc="center left")
     a = float(ds["alpha"].values[0])
     ax1.set_title(f"(a) modular addition p={ds.attrs.get('p', '')}, alpha={a:g}, no weight decay", fontsize=9)
-    ax3.plot(steps, sub["train_loss"], "--", color="C0", label="train MSE")
-    ax3.plot(steps, sub["test_loss"], "-", color="C0", label="test MSE")
+    mean_band(ax3, steps, sub["train_loss"].values, "--", color="C0", label="train MSE")
+    mean_band(ax3, steps, sub["test_loss"].values, "-", color="C0", label="test MSE")
     ax3.set_xlabel("step")
     ax3.set_ylabel("MSE")
     ax3.set_title("(b) losses", fontsize=9)
@@ -641,9 +646,14 @@ def _merge(runs: dict[str, xr.Dataset]) -> xr.Dataset:
     return out
 
 
-def run(name: str, size: str, quiet: bool = False) -> xr.Dataset:
+#: figures whose run takes ``seeds`` (every task figure: its configs' init seeds; judged on seed means)
+SEEDED_FIGURES = set(FIGURES)
+
+
+def run(name: str, size: str, quiet: bool = False, seeds: list[int] | None = None) -> xr.Dataset:
     """Run the task(s) of figure ``name`` at ``size``; one dataset (the runs merged) with the figure's config
-    (``attrs["config"]``: task -> resolved config), ``size``, ``size_note`` and the wall time."""
+    (``attrs["config"]``: task -> resolved config), ``size``, ``size_note`` and the wall time. ``seeds`` replaces
+    the init seeds of every config (curves and verdicts are seed means)."""
     if name not in FIGURES:
         raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(FIGURES)})")
     if size not in SIZES:
@@ -651,6 +661,8 @@ def run(name: str, size: str, quiet: bool = False) -> xr.Dataset:
     from grokjax.tasks import load_task
 
     configs, note = _configs(name, size)
+    if seeds is not None:
+        configs = {k: dataclasses.replace(c, seed=tuple(int(s) for s in seeds)) for k, c in configs.items()}
     if size == "paper":
         note = "paper setting (see the figure description for the preset)"
     elif size == "tiny":

@@ -27,13 +27,14 @@ def _fail(message: str) -> int:
 
 
 def _cmd_list(_: argparse.Namespace) -> int:
-    from grokjax.figures import available_figures
+    from grokjax.figures import available_figures, seeded_figures
     from grokjax.tasks import TASKS
 
     print("tasks:   " + ", ".join(sorted(TASKS)))
-    print("figures:")
+    print("figures (* takes --seeds):")
+    seeded = seeded_figures()
     for name, description in available_figures().items():
-        print(f"  {name:<16} {description}")
+        print(f"  {name + (' *' if name in seeded else ''):<16} {description}")
     return 0
 
 
@@ -105,6 +106,11 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         return _fail(f"invalid value for 'from': {args.from_path} is not a dataset file")
     if args.from_path is not None and args.size is not None:
         return _fail("invalid value for 'size': --size has no effect with --from (the saved dataset fixes the size)")
+    if args.from_path is not None and args.seeds is not None:
+        return _fail("invalid value for 'seeds': --seeds has no effect with --from (the saved dataset fixes the seeds)")
+    from grokjax.figures import check_figure_seeds
+
+    args.seeds = check_figure_seeds(args.name, args.seeds)
     args.size = args.size or "small"
     out = args.out
     if out is None and args.from_path is not None:  # beside the dataset's figure: <out>/data/NAME.nc -> <out>/
@@ -113,7 +119,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     from grokjax.store import check_writable
 
     check_writable(out, "out", directory=True)
-    check, written = make_figure(args.name, args.size, out, quiet=args.quiet, from_path=args.from_path)
+    check, written = make_figure(args.name, args.size, out, quiet=args.quiet, from_path=args.from_path,
+                                 seeds=args.seeds)
     print(check.report())
     for path in written:
         print(f"wrote {path}")
@@ -172,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--from", dest="from_path", type=Path, default=None,
                      help="re-judge and re-plot from this saved dataset without computing (default: compute)")
     fig.add_argument("--out", type=Path, default=None, help=out_help + "; with --from: the dataset's figure folder)")
+    fig.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                     help="init/data seeds, space-separated: curves are seed means with a ±1 SEM band and the claim "
+                     "is judged on the seed means (default: the figure's own seed(s); grokjax list marks the "
+                     "figures that take seeds; not with --from)")
     fig.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("reproduce", help="run every figure and write figures/CLAIMS.md")
     rep.add_argument("--size", choices=SIZES, default="small", help="tiny, small or paper (default: small)")

@@ -94,11 +94,34 @@ def save_figure(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
     return paths
 
 
+def seeded_figures() -> set[str]:
+    """Names of the figures whose ``run`` takes ``seeds`` (the module's ``SEEDED_FIGURES``)."""
+    out: set[str] = set()
+    for module_name in figure_modules():
+        out |= set(getattr(importlib.import_module(module_name), "SEEDED_FIGURES", ()))
+    return out
+
+
+def check_figure_seeds(name: str, seeds) -> list[int] | None:
+    """``seeds`` checked for figure ``name`` (None passes): distinct integers, and a figure that takes seeds
+    (ConfigError naming 'seeds' otherwise)."""
+    if seeds is None:
+        return None
+    if name not in getattr(find_module(name), "SEEDED_FIGURES", ()):
+        raise ConfigError("seeds", f"figure {name!r} takes no --seeds (its seeds are part of its design); figures "
+                          f"that do: {', '.join(sorted(seeded_figures()))}")
+    from grokjax._config import check_seeds
+
+    return check_seeds(seeds)
+
+
 def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
-                from_path: str | Path | None = None) -> tuple[ClaimCheck, list[Path]]:
+                from_path: str | Path | None = None, seeds: list[int] | None = None) -> tuple[ClaimCheck, list[Path]]:
     """Run (or, with ``from_path``, load), save, judge and plot figure ``name``; returns the check and the
-    files written."""
+    files written. ``seeds``: run these seeds (figures in :func:`seeded_figures` only; ConfigError naming
+    'seeds' otherwise) and judge / plot their means."""
     module = find_module(name)
+    seeds = check_figure_seeds(name, seeds)
     out_dir = Path(out_dir)
     if not (all(callable(getattr(module, f, None)) for f in ("run", "judge", "plot"))
             and name in getattr(module, "DATASET_FIGURES", module.FIGURES)):
@@ -108,7 +131,7 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
 
     written = []
     if from_path is None:
-        ds = module.run(name, size, quiet=quiet)
+        ds = module.run(name, size, quiet=quiet) if seeds is None else module.run(name, size, quiet=quiet, seeds=seeds)
         path = save_dataset(ds, out_dir / "data" / f"{name}.nc", figure=name, overwrite=True)
         written.append(path)
         from_path = path

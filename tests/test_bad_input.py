@@ -111,14 +111,18 @@ def test_output_paths_refused(tmp_path, capsys):
 @pytest.mark.parametrize(("argv", "field"), [
     (["run", "nosuchtask"], "task"), (["figure", "nosuchfig"], "figure"), (["reproduce", "--only", "nosuchfig"], "only"),
     (["reproduce", "--only", "fig1", "fig1"], "only"), (["compare", "nosuch"], "comparison"),
-    (["figure", "fig1", "--from", "missing.nc"], "from")])
+    (["figure", "fig1", "--from", "missing.nc"], "from"), (["figure", "app12", "--seeds", "0", "1"], "seeds"),
+    (["figure", "fig4", "--seeds", "0"], "seeds"), (["figure", "fig1", "--seeds", "0", "0"], "seeds"),
+    (["figure", "fig1", "--seeds", "-1"], "seeds"), (["figure", "fig2", "--seeds", "4294967296"], "seeds"),
+    (["figure", "nosuchfig", "--seeds", "0"], "figure")])
 def test_commands_refuse(argv, field, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     err = _run_cli(argv, tmp_path, capsys)
     assert f"'{field}'" in err, err
 
 
-@pytest.mark.parametrize("argv", [["figure", "fig1", "--size", "huge"], ["reproduce", "--size", "x"], ["nosuchcmd"]])
+@pytest.mark.parametrize("argv", [["figure", "fig1", "--size", "huge"], ["reproduce", "--size", "x"], ["nosuchcmd"],
+                                  ["figure", "fig1", "--seeds", "1.5"], ["figure", "fig1", "--seeds"]])
 def test_argparse_commands_refuse(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _run_cli(argv, tmp_path, capsys)
@@ -226,7 +230,8 @@ def test_figure_from_refuses_unreadable_mismatched_or_sized(tmp_path, capsys, mo
     out = tmp_path / "out"
     for argv, field in ((["figure", "fig1", "--from", str(junk)], "from"),
                         (["figure", "fig1", "--from", str(other)], "from"),
-                        (["figure", "fig3a", "--from", str(other), "--size", "paper"], "size")):
+                        (["figure", "fig3a", "--from", str(other), "--size", "paper"], "size"),
+                        (["figure", "fig3a", "--from", str(other), "--seeds", "0", "1"], "seeds")):
         err = _run_cli([*argv, "--out", str(out)], tmp_path, capsys)
         assert f"'{field}'" in err, (argv, err)
         assert not out.exists()
