@@ -14,7 +14,7 @@ def _figure(tmp_path, capsys, name, *extra):
     return load_dataset(out / "data" / f"{name}.nc"), report, out
 
 
-@pytest.mark.parametrize("name", ["fig1", "fig3a"])
+@pytest.mark.parametrize("name", ["fig1", pytest.param("fig3a", marks=pytest.mark.slow)])
 def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_path, capsys):
     import experiments.fig_poly as F
     from experiments._figure import seed_mean

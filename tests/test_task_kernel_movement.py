@@ -54,6 +54,7 @@ def test_modular_run_tracks_kernel_movement_and_laziness_slows_it():
     assert final[0] > 0.01 and final[1] < 0.5 * final[0]       # the lazier network's kernel moves less
 
 
+@pytest.mark.slow
 def test_transformer_run_tracks_kernel_movement():
     from grokjax.tasks import transformer
 
