@@ -79,7 +79,7 @@ def _window_tangents(t, Jbuf, rw_t, A, B, p, W: int):
     return J, t - s_of_col
 
 
-def _step(t, st, big, samples, Xi, p, mode: str, signals: bool, W: int, edges):
+def _step(t, st, big, samples, XiT, p, mode: str, signals: bool, W: int, edges):
     """Step ``t`` of the march: the order-parameter rows (``st``, small, updated and returned) and the new
     entries of the per-sample buffers ``big`` (read only here; returned as ``new`` for :func:`_write_big`)."""
     zeta0, hstar, xi = samples
@@ -94,7 +94,7 @@ def _step(t, st, big, samples, Xi, p, mode: str, signals: bool, W: int, edges):
     # u = sum_s R_w[t,s] g^s; the weight noise sum_s R_w[t,s] v^s with v^s = a^{-1/2} Xi^T g^s is Xi^T u / sqrt(a)
     # (linear in g), so no history of v is kept
     u = _apply_history(rwh, big["g"])
-    noise = jax.lax.dot_general(Xi, u, (((0,), (0,)), ((), ()))) / jnp.sqrt(a).astype(hd)
+    noise = (XiT @ u) / jnp.sqrt(a).astype(hd)  # XiT = Xi^T stored row-major (see _finite._full_xi_t)
     theta = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :] + dt * noise.astype(jnp.float64)
     h = theta + dt / a * u.astype(jnp.float64)
     d_h, d_th = record_losses(st, t, h, theta, samples, cw_tt, cw_t0, m_t, p, mode)
@@ -215,7 +215,7 @@ _step_jit = jax.jit(_step, static_argnames=("mode", "signals", "W", "edges"), do
 _write_big_jit = jax.jit(_write_big, static_argnames=("W", "edges"), donate_argnums=(1,))
 
 
-def march(samples, Xi, p, mode: str, W: int, edges, histories: bool = False) -> dict:
+def march(samples, XiT, p, mode: str, W: int, edges, histories: bool = False) -> dict:
     """The whole causal march, stepped from Python on donated buffers.
 
     Each step is two compiled calls: :func:`_step` reads the per-sample buffers and returns the order-parameter
@@ -225,11 +225,11 @@ def march(samples, Xi, p, mode: str, W: int, edges, histories: bool = False) -> 
     returns ``g, K`` (sample-major).
     """
     edges_np = np.asarray(edges)
-    st, big = init_state(p, samples[0].shape[0], W, edges_np, Xi.dtype)
+    st, big = init_state(p, samples[0].shape[0], W, edges_np, XiT.dtype)
     for t in range(p.T):
-        st, new = _step_jit(jnp.asarray(t), st, big, samples, Xi, p, mode, True, W, edges)
+        st, new = _step_jit(jnp.asarray(t), st, big, samples, XiT, p, mode, True, W, edges)
         big = _write_big_jit(jnp.asarray(t), big, new, W, edges)
-    st, _ = _step_jit(jnp.asarray(p.T), st, big, samples, Xi, p, mode, False, W, edges)
+    st, _ = _step_jit(jnp.asarray(p.T), st, big, samples, XiT, p, mode, False, W, edges)
     if histories:
         st.update(g=big["g"], K=big["K"])
     return st

@@ -174,7 +174,7 @@ def _march_init(p: ModelConfig, S: int, jdtype):
     )
 
 
-def _march_step(t, st, samples, Xi, p: ModelConfig, mode: str, L: int, signals: bool):
+def _march_step(t, st, samples, XiT, p: ModelConfig, mode: str, L: int, signals: bool):
     """Weight row ``t``, losses at ``t`` and (if ``signals``) the data-side kernels at ``t`` (indices < L)."""
     zeta0, hstar, xi = samples
     S = zeta0.shape[0]
@@ -227,38 +227,48 @@ def _march_step(t, st, samples, Xi, p: ModelConfig, mode: str, L: int, signals: 
     cg_row = jnp.einsum("bi,sbk->sik", g_t, st["g"][:L]) / S
     st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], cg_row[None], (t, 0, 0, 0))
     st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], jnp.transpose(cg_row, (0, 2, 1))[:, None], (0, t, 0, 0))
-    st["v"] = st["v"].at[t].set(Xi.T @ g_t / jnp.sqrt(a))
+    st["v"] = st["v"].at[t].set(XiT @ g_t / jnp.sqrt(a))
     return st
 
 
-def _march_block(st, t0, t1, samples, Xi, p, mode, L):
-    body = lambda t, s: _march_step(t, s, samples, Xi, p, mode, L, True)
+def _march_block(st, t0, t1, samples, XiT, p, mode, L):
+    body = lambda t, s: _march_step(t, s, samples, XiT, p, mode, L, True)
     return jax.lax.fori_loop(t0, t1, body, st)
 
 
 _march_block_jit = jax.jit(_march_block, static_argnames=("mode", "L"), donate_argnums=(0,))
-_march_last_jit = jax.jit(lambda st, samples, Xi, p, mode: _march_step(p.T, st, samples, Xi, p, mode, p.T, False),
+_march_last_jit = jax.jit(lambda st, samples, XiT, p, mode: _march_step(p.T, st, samples, XiT, p, mode, p.T, False),
                           static_argnames=("mode",), donate_argnums=(0,))
 
 
 def _full_xi(sc: SolverConfig, dtype=jnp.float64):
     """The whole ``Xi`` (S x S) in ``dtype``, built block by block (no float64 copy when ``dtype`` is float32)."""
-    out = np.empty((sc.S, sc.S), np.dtype(dtype))  # filled block by block: one S x S array at a time
+    return _full_xi_t(sc, dtype).T
+
+
+def _full_xi_t(sc: SolverConfig, dtype=jnp.float64):
+    """``Xi^T`` stored row-major (same random numbers as :func:`_full_xi`): the solvers form the weight noise as
+    ``Xi^T @ u``, and a row-major product is ~8x faster on CPU than contracting ``Xi``'s first axis
+    (S = 16000: 0.03 s vs 0.24 s per step)."""
+    out = jnp.zeros((sc.S, sc.S), dtype)  # rows written in place (donated): no second S x S copy
     for i, (lo, hi) in enumerate(_chunks(sc.S, sc.chunk)):
-        out[:, lo:hi] = _xi_block_np(sc, i, lo, hi)
-    return jnp.asarray(out)
+        out = _set_rows(out, jnp.asarray(_xi_block_np(sc, i, lo, hi).T, dtype), jnp.asarray(lo))
+    return out
+
+
+_set_rows = jax.jit(lambda out, rows, lo: jax.lax.dynamic_update_slice(out, rows, (lo, 0)), donate_argnums=(0,))
 
 
 def _solve_march(cfg: ModelConfig, p: Params, sc: SolverConfig, blocks: int | None = None):
     if blocks is None:
         blocks = 1 if p.T <= 24 else 4
     samples = _samples(cfg, sc)
-    Xi = _full_xi(sc)
+    XiT = _full_xi_t(sc)
     st = _march_init(p, sc.S, jnp.dtype(sc.jac_dtype))
     edges = sorted({int(math.ceil(p.T * k / blocks)) for k in range(blocks + 1)})
     for t0, t1 in zip(edges[:-1], edges[1:]):
-        st = _march_block_jit(st, t0, t1, samples, Xi, p, mode=sc.cv, L=t1)
-    st = _march_last_jit(st, samples, Xi, p, mode=sc.cv)
+        st = _march_block_jit(st, t0, t1, samples, XiT, p, mode=sc.cv, L=t1)
+    st = _march_last_jit(st, samples, XiT, p, mode=sc.cv)
     st.pop("J")
     return st, ()
 
@@ -402,7 +412,7 @@ def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig, histories: boo
     W = min(sc.window, p.T)
     edges = _blocked.block_edges(p.T, sc.block)
     samples = _samples(cfg, sc)
-    st = _blocked.march(samples, _full_xi(sc, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())), histories)
+    st = _blocked.march(samples, _full_xi_t(sc, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())), histories)
     for key in ("g", "K"):  # time-major like the pathwise solver
         if key in st:
             st[key] = jnp.transpose(st[key], (1, 0, 2))

@@ -42,11 +42,12 @@ SETS = {
     "D": ModelConfig(N=4, a=16.0, alpha=1.5, eps=0.5, eta=4.0, dt=0.25),
 }
 # (T, D, simulation seeds, S, DMFT seeds)
-SIZE_PARAMS = {"tiny": (24, 200, 4, 500, 2), "small": (400, 2000, 8, 4000, 2), "paper": (400, 4000, 16, 16000, 4)}
+SIZE_PARAMS = {"tiny": (24, 200, 4, 500, 2), "small": (400, 2000, 16, 8000, 4), "paper": (400, 4000, 16, 16000, 8)}
 MAX_ABS = 0.01  # |DMFT - sim| must also stay below this at every t
 
 CLAIM4 = ("finite-P/D DMFT reproduces GD's train and test loss and their gap through the whole grokking trajectory "
-          "(|DMFT - sim| <= 2 SEM + DMFT spread and <= 0.01 at every t), which the online theory misses; one set has "
+          "(inside a simultaneous 95 % band over t and |DMFT - sim| <= 0.01 at every t), which the online theory "
+          "misses; one set has "
           "a test-loss bump and a late drop below 20% of its initial value")
 
 
@@ -118,22 +119,21 @@ def _run_fig4(size, quiet):
 
 
 def _agreement(ds, set_name):
+    """Finite-a and online theory against the simulation of one set (:func:`experiments.dmft_compare.agreement`)
+    and the simulation's mean/SEM curves (for the plot)."""
     from experiments.dmft_compare import agreement
 
     sel = ds.sel(set=set_name)
-    n, k = sel["sim_train"].sizes["seed"], sel["dmft_train"].sizes["dmft_seed"]
-    sim, th = {}, {}
-    for curve, (s_arr, d_arr) in {"train": (sel["sim_train"].values, sel["dmft_train"].values),
-                                  "test": (sel["sim_test"].values, sel["dmft_test"].values),
-                                  "gap": (sel["sim_train"].values - sel["sim_test"].values,
-                                          sel["dmft_train"].values - sel["dmft_test"].values)}.items():
-        sim[curve], sim[curve + "_sem"] = s_arr.mean(0), s_arr.std(0, ddof=1) / np.sqrt(n)
-        th[curve] = d_arr.mean(0)
-        th[curve + "_spread"] = d_arr.std(0, ddof=1) / np.sqrt(k) if k > 1 else np.zeros_like(th[curve])
-    fin = agreement(th, sim)
-    online = {"test": sel["online_test"].values, "train": sel["online_test"].values,
-              "gap": np.zeros_like(sel["online_test"].values)}
-    return fin, agreement(online, sim), sim
+    s_tr, s_te = sel["sim_train"].values, sel["sim_test"].values
+    sims = {"train": s_tr, "test": s_te, "gap": s_tr - s_te}
+    d_tr, d_te = sel["dmft_train"].values, sel["dmft_test"].values
+    fin = agreement({"train": d_tr, "test": d_te, "gap": d_tr - d_te}, sims)
+    on = sel["online_test"].values[None]
+    onl = agreement({"train": on, "test": on, "gap": np.zeros_like(on)}, sims)
+    n = s_tr.shape[0]
+    sim = {c: a.mean(0) for c, a in sims.items()}
+    sim.update({c + "_sem": a.std(0, ddof=1) / np.sqrt(n) for c, a in sims.items()})
+    return fin, onl, sim
 
 
 def _judge_fig4(name, ds):
@@ -142,9 +142,11 @@ def _judge_fig4(name, ds):
         fin, onl, sim = _agreement(ds, str(s))
         for curve in ("train", "test", "gap"):
             numbers[f"{s}_{curve}_maxdiff"] = fin[curve]["max_diff"]
-            numbers[f"{s}_{curve}_ratio"] = fin[curve]["ratio"]
+            numbers[f"{s}_{curve}_band_ratio"] = fin[curve]["sim_ratio"]
+            numbers[f"{s}_{curve}_2sem_ratio"] = fin[curve]["ratio"]
             holds &= fin[curve]["holds"] and fin[curve]["max_diff"] <= MAX_ABS
         numbers[f"{s}_online_gap_maxdiff"] = onl["gap"]["max_diff"]
+        numbers[f"{s}_online_gap_band_ratio"] = onl["gap"]["sim_ratio"]
         holds &= not onl["gap"]["holds"]
         test = sim["test"]
         bump, final = float(test.max() / test[0]), float(test[-1] / test[0])
@@ -154,9 +156,13 @@ def _judge_fig4(name, ds):
             late.append(str(s))
     numbers["sets_with_bump_and_late_drop"] = late
     holds &= len(late) >= 1
-    details = (f"D={ds.attrs['D']}, t <= {float(ds['t'].values[-1]):g}; ratio = max_t |DMFT-sim| / (2 SEM + spread) "
-               f"(<= 1 required) and max|diff| <= {MAX_ABS}; online gap must be rejected; test_bump = max test / "
-               "initial, test_final_rel = final / initial (simulation)")
+    n_sim, n_dmft = ds["sim_train"].sizes["seed"], ds["dmft_train"].sizes["dmft_seed"]
+    details = (f"D={ds.attrs['D']}, {n_sim} simulation seeds, {n_dmft} DMFT seeds, t <= {float(ds['t'].values[-1]):g}; "
+               "band_ratio = max_t |DMFT-sim|/se_t over its bootstrap-t 95 % quantile (simultaneous band over t, "
+               f"<= 1 required) and max|diff| <= {MAX_ABS}; 2sem_ratio = max_t |DMFT-sim| / (2 SEM + DMFT SEM), the "
+               "pointwise rule, reported only (a simulation fails it against an independent copy of itself ~75 % of "
+               "the time); the online gap must be rejected; test_bump = max test / initial, test_final_rel = final / "
+               "initial (simulation)")
     return ClaimCheck(figure=name, claim=CLAIM4, holds=bool(holds), numbers=numbers, details=details)
 
 
