@@ -309,7 +309,7 @@ def _process(theta, zeta0, hstar, xi, Rw, p: ModelConfig):
 
 def _chunk_stats(gprev, xi_cols, zeta0, hstar, xi, Psi, Rw, bv, Q, Qt0, m, p: ModelConfig):
     """Sample sums of one chunk for all estimators (the chunk's Jacobians are reduced here)."""
-    T, N, dt = p.T, p.N, p.dt
+    T, dt = p.T, p.dt
     v = jnp.einsum("cb,tci->bti", xi_cols, gprev) / jnp.sqrt(p.a)  # (c, T, N)
     theta = (jnp.einsum("tij,bj->bti", Psi, zeta0) + hstar[:, None, None] * bv[None]
              + dt * jnp.einsum("tsij,bsj->bti", Rw, v))

