@@ -186,6 +186,9 @@ def seed_arrays(results) -> dict:
     return {name: np.stack([getattr(r, name) for r in results]) for name in CURVES}
 
 
+_VAR_FLOOR = 1e-24  # (1e-12)^2: below float32 round-off of an O(1) loss, differences are not resolved
+
+
 def _bootstrap_max_t(Y, X, n_boot: int, rng) -> np.ndarray:
     """Bootstrap-t null law of ``max_t |mean Y - mean X| / se_t`` (seeds resampled with replacement, the
     standard error recomputed in every resample, so a noisy per-t standard error widens the band)."""
@@ -199,9 +202,6 @@ def _bootstrap_max_t(Y, X, n_boot: int, rng) -> np.ndarray:
         num = np.abs((Ys.mean(1) - dy) - (Xs.mean(1) - dx))
         out.append(np.max(num / np.sqrt(np.maximum(var, _VAR_FLOOR)), axis=1))
     return np.concatenate(out)
-
-
-_VAR_FLOOR = 1e-24  # (1e-12)^2: below float32 round-off of an O(1) loss, differences are not resolved
 
 
 def agreement(theory: dict, sim: dict, level: float = 0.05, n_boot: int = 4000, seed: int = 0) -> dict:

@@ -121,18 +121,14 @@ def _run_fig4(size, quiet):
 def _agreement(ds, set_name):
     """Finite-a and online theory against the simulation of one set (:func:`experiments.dmft_compare.agreement`)
     and the simulation's mean/SEM curves (for the plot)."""
-    from experiments.dmft_compare import agreement
+    from experiments.dmft_compare import agreement, seed_arrays, sim_curves
 
     sel = ds.sel(set=set_name)
-    s_tr, s_te = sel["sim_train"].values, sel["sim_test"].values
-    sims = {"train": s_tr, "test": s_te, "gap": s_tr - s_te}
-    d_tr, d_te = sel["dmft_train"].values, sel["dmft_test"].values
-    fin = agreement({"train": d_tr, "test": d_te, "gap": d_tr - d_te}, sims)
+    sims = seed_arrays({"train": sel["sim_train"].values, "test": sel["sim_test"].values})
+    fin = agreement(seed_arrays({"train": sel["dmft_train"].values, "test": sel["dmft_test"].values}), sims)
     on = sel["online_test"].values[None]
-    onl = agreement({"train": on, "test": on, "gap": np.zeros_like(on)}, sims)
-    n = s_tr.shape[0]
-    sim = {c: a.mean(0) for c, a in sims.items()}
-    sim.update({c + "_sem": a.std(0, ddof=1) / np.sqrt(n) for c, a in sims.items()})
+    onl = agreement(seed_arrays({"train": on, "test": on}), sims)
+    sim = sim_curves({"train": sims["train"], "test": sims["test"]})
     return fin, onl, sim
 
 
