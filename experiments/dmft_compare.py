@@ -12,6 +12,7 @@ Invalid input exits with code 2 naming the field, before any compute.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -345,19 +346,24 @@ def main(argv: list[str]) -> int:
     except (ConfigError, InputError) as exc:
         print(f"grokjax: error: {exc}", file=sys.stderr)
         return 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("once")
-        th, sims, stats = compare(p, sc, args.D, args.seeds, args.dmft_seeds, args.theory, args.seed_batch,
-                                  sim=args.sim)
-    print(format_table(stats))
-    print(verdict(stats)[1])
-    if args.out:
-        from grokjax.store import save_dataset
+    from grokjax.store import output_lock, save_dataset
 
-        path = save_dataset(to_dataset(p, th, sims), args.out, overwrite=args.overwrite,
-                            config=dict(model=p, solver=sc, D=list(args.D), seeds=list(args.seeds),
-                                        dmft_seeds=list(args.dmft_seeds), sim=args.sim))
-        print(f"wrote {path}")
+    try:  # the output's lock is held from before the compute until the file is saved (as in `grokjax run`)
+        with output_lock(args.out) if args.out else contextlib.nullcontext():
+            with warnings.catch_warnings():
+                warnings.simplefilter("once")
+                th, sims, stats = compare(p, sc, args.D, args.seeds, args.dmft_seeds, args.theory, args.seed_batch,
+                                          sim=args.sim)
+            print(format_table(stats))
+            print(verdict(stats)[1])
+            if args.out:
+                path = save_dataset(to_dataset(p, th, sims), args.out, overwrite=args.overwrite,
+                                    config=dict(model=p, solver=sc, D=list(args.D), seeds=list(args.seeds),
+                                                dmft_seeds=list(args.dmft_seeds), sim=args.sim))
+                print(f"wrote {path}")
+    except InputError as exc:
+        print(f"grokjax: error: {exc}", file=sys.stderr)
+        return 2
     if args.plot:
         plot(p, th, sims, args.plot)
         print(f"wrote {args.plot}")

@@ -86,8 +86,19 @@ def _exclusive(lock_path: Path, field: str, what: str) -> Iterator[None]:
     try:
         lock.acquire()
     except Timeout:
-        raise ConcurrentWriteError(field, f"another process is writing {what} (lock {lock_path} is held); "
-                                   "wait for it or choose another path") from None
+        # filelock also reports a lock file it cannot create (e.g. a folder that only looks writable, such as
+        # /proc for root) as "held": probe the file, so that case reads "cannot write", not "another process"
+        try:
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise ConcurrentWriteError(field, f"another process is writing {what} (lock {lock_path} is held); "
+                                       "wait for it or choose another path") from None
+        except OSError as exc:
+            raise ConfigError(field, f"cannot write {what}: cannot create {lock_path} ({exc.strerror})") from None
+        os.close(fd)
+        os.unlink(key)
+        raise ConcurrentWriteError(field, f"could not lock {lock_path} for {what}; try again or choose another "
+                                   "path") from None
     _HELD[key] = [lock, 1]
     try:
         yield

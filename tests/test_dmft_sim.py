@@ -59,7 +59,8 @@ def test_fitted_control_variate():
 
 @pytest.mark.parametrize("argv,field", [(["--a", "0"], "a"), (["--a", "-2"], "a"), (["--N", "0"], "N"),
                                         (["--dt", "0"], "dt"), (["--dt", "-0.1"], "dt"), (["--S", "1"], "S"),
-                                        (["--D", "0"], "D"), (["--seeds", "1"], "seeds")])
+                                        (["--D", "0"], "D"), (["--seeds", "1"], "seeds"),
+                                        (["--out", "/proc/grokjax-x.nc"], "out")])  # lock file cannot be created
 def test_bad_input_exits_2(argv, field, capsys, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("compute started before validation")

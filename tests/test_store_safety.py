@@ -10,6 +10,7 @@ import xarray as xr
 
 import grokjax as gj
 from grokjax.store import ConcurrentWriteError, check_writable, folder_lock, output_lock
+from grokjax._errors import ConfigError
 
 
 def _ds(value=0.0):
@@ -143,3 +144,13 @@ def test_two_processes_racing_for_one_new_output_one_wins(tmp_path):
     outs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert outs == ["refused out", "saved"], outs
     assert _listing(tmp_path) == ["r.nc"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_lock_that_cannot_be_created_is_not_reported_as_held():
+    """/proc passes os.access for root but takes no new files: the refusal says 'cannot write', naming the
+    field, and not that another process holds the lock."""
+    with pytest.raises(ConfigError, match="cannot write") as err:
+        with output_lock("/proc/grokjax-x.nc"):
+            pass
+    assert not isinstance(err.value, ConcurrentWriteError) and "'out'" in str(err.value)
