@@ -16,8 +16,9 @@ The data-side kernel ``R_g[t, s] = E dg^t/dtheta^s`` is the sample mean of forwa
 * ``mu_g[t] = E dg^t/dh*``: one exact tangent direction with history (``S T N``).
 
 The online (memory-free) means ``A_on, B_on, c_on`` are the control variates of spec §7.4 on the diagonal, the
-centring column and ``mu_g``, exactly as in the pathwise solver; with the same seed both use the same random
-numbers.
+centring column and ``mu_g``, exactly as in the pathwise solver; with the same seed (and ``noise``) both use the
+same random numbers.  The weight noise ``Xi^T u`` of ``theta`` is formed from the stored ``Xi^T`` or, by default,
+as ``Z (L^T R)`` through the exact conditional law of ``dmft._noise``.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dmft._finite import _cv_estimate, _jac_parts, _moments, _weight_row, record_losses
+from dmft import _noise
+from dmft._finite import _cg_set_row, _rw_set_row, _cv_estimate, _jac_parts, _moments, _weight_row, record_losses
 from dmft._losses import dtarget, online_coeffs
 
 
@@ -40,17 +42,27 @@ def block_edges(T: int, B: int) -> np.ndarray:
     return np.stack([lo, hi])
 
 
-def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int) -> int:
-    """Bytes of the per-sample state (tangent buffers and field histories) plus the noise-mixing matrix."""
+def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int, noise: str = "conditional") -> int:
+    """Bytes of the per-sample state (tangent buffers, the float64 signal history, the ``K`` history) plus the
+    noise source (``Xi^T``, or the draws ``Z`` and the float64 Gram factor)."""
     nB = block_edges(T, B).shape[1]
-    per_sample = N * N * (W * (W + 1) + nB * (W + 1) + nB * nB) + 2 * T * N
-    return S * per_sample * itemsize + S * S * itemsize
+    per_sample = (N * N * (W * (W + 1) + nB * (W + 1) + nB * nB) + T * N) * itemsize + T * N * 8
+    mix = S * S * itemsize if noise == "stored" else S * T * N * itemsize + (T * N) ** 2 * 8
+    return S * per_sample + mix
 
 
 def _apply_history(R, hist):
     """``out[b, i] = sum_{s, j} R[s, i, j] hist[b, s, j]`` as one matrix product (``hist`` is sample-major)."""
     S, T, N = hist.shape
     return hist.reshape(S, T * N) @ jnp.transpose(R, (0, 2, 1)).reshape(T * N, R.shape[1])
+
+
+def _per_sample_product(A, H):
+    """``out[i, b, ...] = sum_m A[b, i, m] H[m, b, ...]`` (a 4 x 4 matrix per sample applied to its tangents) as
+    ``N`` broadcast multiply-adds: XLA's CPU batched-matmul of the same einsum is ~7x slower at these shapes."""
+    At = jnp.transpose(A, (1, 2, 0))  # [i, m, b]
+    extra = (None,) * (H.ndim - 2)
+    return sum(At[:, m][(slice(None), slice(None)) + extra] * H[m][None] for m in range(A.shape[1]))
 
 
 def _window_tangents(t, Jbuf, rw_t, A, B, p, W: int):
@@ -73,33 +85,38 @@ def _window_tangents(t, Jbuf, rw_t, A, B, p, W: int):
     lhs = jnp.transpose(R, (1, 0, 2)).reshape(N, W * N).astype(hd)  # [i, (r, j)]
     H = ((p.dt / p.a).astype(hd) * (lhs @ Jbuf.reshape(W * N, S * (W + 1) * N))).reshape(N, S, W + 1, N)
     H = H + jnp.eye(N, dtype=hd)[:, None, None, :] * (s_of_col == t).astype(hd)[None, None, :, None]
-    J = jnp.einsum("bim,mbck->ibck", A.astype(hd), H)
+    J = _per_sample_product(A.astype(hd), H)
     J = J + (s_of_col == 0).astype(hd)[None, None, :, None] * jnp.transpose(B, (1, 0, 2)).astype(hd)[:, :, None, :]
     J = jnp.where((s_of_col >= 0)[None, None, :, None], J, 0.0)
     return J, t - s_of_col
 
 
-def _step(t, st, big, samples, XiT, p, mode: str, signals: bool, W: int, edges):
+def _step(t, st, big, samples, mixer, p, mode: str, signals: bool, W: int, edges, noise: str):
     """Step ``t`` of the march: the order-parameter rows (``st``, small, updated and returned) and the new
-    entries of the per-sample buffers ``big`` (read only here; returned as ``new`` for :func:`_write_big`)."""
+    entries of the per-sample buffers ``big`` (read only here; returned as ``new`` for :func:`_write_big`).
+    ``mixer`` is ``Xi^T`` (``noise="stored"``) or the conditional draws ``Z`` (``dmft._noise``)."""
     zeta0, hstar, xi = samples
     S = zeta0.shape[0]
     N, dt, a, T = p.N, p.dt, p.a, p.T
-    hd = big["g"].dtype
-    psi_t, rw_t, b_t, m_t, cw_tt, cw_t0 = _weight_row(t, st["Psi"], st["Rw"], st["Rg"], st["mug"], st["Cg"], p)
+    hd = big["K"].dtype  # tangent storage (the signal history g is float64)
+    psi_t, rw_t, b_t, m_t, cw_tt, cw_t0 = _weight_row(t, st["Psi"], big["Rw"], big["Rg"], st["mug"], big["Cg"], p)
     st = dict(st)
-    for key, val in (("Psi", psi_t), ("Rw", rw_t), ("bvec", b_t), ("m", m_t), ("Q", cw_tt), ("Qt0", cw_t0)):
+    for key, val in (("Psi", psi_t), ("bvec", b_t), ("m", m_t), ("Q", cw_tt), ("Qt0", cw_t0)):
         st[key] = st[key].at[t].set(val)
     rwh = rw_t.astype(hd)
     # u = sum_s R_w[t,s] g^s; the weight noise sum_s R_w[t,s] v^s with v^s = a^{-1/2} Xi^T g^s is Xi^T u / sqrt(a)
     # (linear in g), so no history of v is kept
-    u = _apply_history(rwh, big["g"])
-    noise = (XiT @ u) / jnp.sqrt(a).astype(hd)  # XiT = Xi^T stored row-major (see _finite._full_xi_t)
-    theta = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :] + dt * noise.astype(jnp.float64)
-    h = theta + dt / a * u.astype(jnp.float64)
+    u = _apply_history(rw_t, big["g"])  # float64 history
+    if noise == "stored":
+        mixed = mixer @ u.astype(hd)  # mixer = Xi^T stored row-major (see _finite._full_xi_t)
+    else:  # Xi^T G R = Z (L^T R), R[(s, j), i] = R_w[t,s]_ij
+        R = jnp.transpose(rw_t, (0, 2, 1)).reshape(T * N, N)
+        mixed = mixer @ _noise.mixing_coefficients(big["chol"], R).astype(hd)
+    theta = zeta0 @ psi_t.T + hstar[:, None] * b_t[None, :] + dt * mixed.astype(jnp.float64) / jnp.sqrt(a)
+    h = theta + dt / a * u
     d_h, d_th = record_losses(st, t, h, theta, samples, cw_tt, cw_t0, m_t, p, mode)
     if not signals:
-        return st, {}
+        return st, dict(Rw=rw_t)
     A_on, B_on, c_on = online_coeffs(cw_tt, cw_t0, p.Q0, m_t, p)
     A, B, pt = _jac_parts(h, zeta0, d_h, p)
     Ath, Bth, pth = _jac_parts(theta, zeta0, d_th, p)
@@ -111,21 +128,23 @@ def _step(t, st, big, samples, XiT, p, mode: str, signals: bool, W: int, edges):
     # exact recent lags (by column slot; lag = t - s)
     Jslot, lag_of_col = _window_tangents(t, big["Jwin"], rw_t, A, B, p, W)
     order = jnp.argsort(lag_of_col)  # column slots sorted by lag 0..W
-    Jnew = jnp.transpose(jnp.take(Jslot, order, axis=2), (1, 2, 0, 3))  # (S, W+1, N, N) by lag
+    # lag 0 (s = t) sits in column slot t mod (W+1); the window means are reordered by lag after the sample
+    # mean (a gather over the per-sample array costs more than the step's main product)
+    J_tt = jnp.transpose(jax.lax.dynamic_index_in_dim(Jslot, jnp.mod(t, W + 1), 2, keepdims=False), (1, 0, 2))
     # block tangents: H = [t in block] + (dt/a) Y^t, J = A H (+ B for the centring block 0).  Y is stored as
     # (row, sample, block, column) so that the drift below is one plain matrix product.
     slot_t = jnp.mod(t, W + 1)
     Y_t = jax.lax.dynamic_index_in_dim(big["Yroll"], slot_t, 0, keepdims=False)  # (N, S, nB, N)
     in_blk = ((t >= lo) & (t < hi)).astype(hd)
     Hb = (dt / a).astype(hd) * Y_t + jnp.eye(N, dtype=hd)[:, None, None, :] * in_blk[None, None, :, None]
-    Jb = jnp.einsum("bim,mbkl->ibkl", A.astype(hd), Hb)
+    Jb = _per_sample_product(A.astype(hd), Hb)
     Jb = Jb.at[:, :, 0].add(jnp.transpose(B, (1, 0, 2)).astype(hd))
     Jb = jnp.where((t >= lo)[None, None, :, None], Jb, 0.0)
     # estimates: diagonal, centring column and mu_g with control variates; the rest plain sample means
-    diag = _cv_estimate(_moments(Jnew[:, 0].astype(jnp.float64), Ath + jnp.where(first, Bth, 0.0)), S,
+    diag = _cv_estimate(_moments(J_tt.astype(jnp.float64), Ath + jnp.where(first, Bth, 0.0)), S,
                         A_on + jnp.where(first, B_on, 0.0), mode)
     col0 = _cv_estimate(_moments(jnp.transpose(Jb[:, :, 0], (1, 0, 2)).astype(jnp.float64), Bth), S, B_on, mode)
-    win_mean = jnp.mean(Jnew, 0).astype(jnp.float64)  # (W+1, N, N) by lag
+    win_mean = jnp.take(jnp.transpose(jnp.mean(Jslot.astype(jnp.float64), 1), (1, 0, 2)), order, axis=0)  # by lag
     s_all = jnp.arange(T)
     lag = t - s_all
     in_win = (lag >= 0) & (lag <= W)
@@ -141,17 +160,19 @@ def _step(t, st, big, samples, XiT, p, mode: str, signals: bool, W: int, edges):
     row = jnp.where((s_all == t)[:, None, None], diag, row)
     row = jnp.where(((s_all == 0) & (t >= 1))[:, None, None], col0, row)
     row = jnp.where((lag >= 0)[:, None, None], row, 0.0)
-    st["Rg"] = jax.lax.dynamic_update_slice(st["Rg"], row[None], (t, 0, 0, 0))
     Kmem = (dt / a) * _apply_history(rwh, big["K"]).astype(jnp.float64)
     K_t = jnp.einsum("bim,bm->bi", A, Kmem) + p.kappa * dtarget(hstar, p)[:, None] * pt
     K_th = p.kappa * dtarget(hstar, p)[:, None] * pth
     st["mug"] = st["mug"].at[t].set(_cv_estimate(_moments(K_t, K_th), S, c_on, mode))
-    gh = g_t.astype(hd)
-    # C_g[t, s] for s < t from the history (row t of g is still zero there), then the diagonal entry
-    cg_row = (jnp.transpose((gh.T @ big["g"].reshape(S, T * N)).reshape(N, T, N), (1, 0, 2)) / S).astype(jnp.float64)
-    cg_row = jax.lax.dynamic_update_index_in_dim(cg_row, ((gh.T @ gh) / S).astype(jnp.float64), t, 0)
-    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], cg_row[None], (t, 0, 0, 0))
-    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], jnp.transpose(cg_row, (0, 2, 1))[:, None], (0, t, 0, 0))
+    # C_g[t, s] for s < t from the float64 history (row t of g is still zero there), then the diagonal entry;
+    # the same cross Gram G^T g^t extends the conditional noise's Cholesky factor
+    cross = big["g"].reshape(S, T * N).T @ g_t  # [(s, k), i]
+    gram_tt = g_t.T @ g_t
+    cg_row = jnp.transpose(cross.reshape(T, N, N), (0, 2, 1)) / S
+    cg_row = jax.lax.dynamic_update_index_in_dim(cg_row, gram_tt / S, t, 0)
+    rows = dict(Rw=rw_t, Rg=row, Cg=cg_row)  # written by _write_big (this call only reads the T^2 arrays)
+    if noise != "stored":
+        rows["chol"] = _noise.factor_column(big["chol"], t, cross, gram_tt)
     # Y^{t+1} = Y^t + J[t] + dt (sum over window q of R_g[t,q] Y^q + sum over blocks of spread_j * Ysum_j)
     slots = jnp.arange(W + 1)
     q_of_slot = t - jnp.mod(t - slots, W + 1)  # the q in [t-W, t] stored in each slot
@@ -164,22 +185,31 @@ def _step(t, st, big, samples, XiT, p, mode: str, signals: bool, W: int, edges):
     Y_next = (Y_t + Jb + dt.astype(hd) * drift).astype(hd)
     # the value that leaves the window at t+1 (read here, so that _write_big only writes: no copy of Yroll)
     Y_out = jax.lax.dynamic_index_in_dim(big["Yroll"], jnp.mod(t + 1, W + 1), 0, keepdims=False)
-    return st, dict(J=Jslot, Y=Y_next, Y_out=Y_out, g=gh, K=K_t.astype(hd))
+    return st, dict(J=Jslot, Y=Y_next, Y_out=Y_out, g=g_t, K=K_t.astype(hd), **rows)
 
 
 def _write_big(t, big, new, W: int, edges):
-    """Store step ``t``'s entries in the donated per-sample buffers, in place.
+    """Store step ``t``'s entries in the donated buffers, in place.
 
+    * ``Rw``, ``Rg``, ``Cg``, ``chol``: row ``t`` of the order parameters (kept here, with the per-sample buffers:
+      a call that both reads and updates a ``T^2`` array was measured to copy it twice per step);
     * ``Jwin``: row slot ``t mod W`` gets ``J[t, .]``; then the column slot that ``s = t+1`` takes over is cleared
       (its rows ``r <= t`` must read zero);
     * ``Yroll``/``Ysum``: the value leaving the window at ``t+1`` (``q = t - W``) joins its block's running sum
       before its slot ``(t+1) mod (W+1)`` receives ``Y^{t+1}``;
     * ``g``, ``K``: row ``t`` of the sample-major histories.
     """
+    big = dict(big)
+    big["Rw"] = _rw_set_row(big["Rw"], t, new["Rw"])
+    if "J" not in new:  # the last step (no signals)
+        return big
+    big["Rg"] = jax.lax.dynamic_update_slice(big["Rg"], new["Rg"][None], (t, 0, 0, 0))
+    big["Cg"] = _cg_set_row(big["Cg"], t, new["Cg"])
+    if "chol" in new:
+        big["chol"] = _noise.set_factor_column(big["chol"], t, new["chol"])
     lo = jnp.asarray(np.asarray(edges)[0])
     S, N = new["g"].shape
-    hd = new["g"].dtype
-    big = dict(big)
+    hd = new["K"].dtype
     Jwin = jax.lax.dynamic_update_index_in_dim(big["Jwin"], new["J"], jnp.mod(t, W), 0)
     big["Jwin"] = jax.lax.dynamic_update_slice(Jwin, jnp.zeros((W, N, S, 1, N), hd),
                                                (0, 0, 0, jnp.mod(t + 1, W + 1), 0))
@@ -196,26 +226,28 @@ def _write_big(t, big, new, W: int, edges):
 
 
 def init_state(p, S: int, W: int, edges: np.ndarray, hd):
-    """Zero order-parameter rows (float64) and zero per-sample buffers (``hd``), as two dicts."""
+    """Zero order-parameter rows (float64) and zero buffers, as two dicts: ``small`` (per-time rows, updated by
+    :func:`_step`) and ``big`` (the ``T^2`` order parameters, the noise factor and the per-sample buffers in
+    ``hd``, written only by :func:`_write_big`)."""
     T, N = p.T, p.N
     nB = edges.shape[1]
     z = lambda *shape: jnp.zeros(shape, jnp.float64)
     zh = lambda *shape: jnp.zeros(shape, hd)
     small = dict(
-        Psi=z(T + 1, N, N), Rw=z(T + 1, T, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
-        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N),
+        Psi=z(T + 1, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N), Qt0=z(T + 1, N, N), mug=z(T, N),
         train=z(T + 1), train_cv1=z(T + 1), train_raw=z(T + 1), test=z(T + 1),
     )
-    big = dict(g=zh(S, T, N), K=zh(S, T, N), Jwin=zh(W, N, S, W + 1, N), Yroll=zh(W + 1, N, S, nB, N),
+    big = dict(Rw=z(T + 1, N, T, N), Rg=z(T, T, N, N), Cg=z(T, N, T, N), chol=_noise.initial_factor(T, N),
+               g=z(S, T, N), K=zh(S, T, N), Jwin=zh(W, N, S, W + 1, N), Yroll=zh(W + 1, N, S, nB, N),
                Ysum=zh(nB, N, S, nB, N))
     return small, big
 
 
-_step_jit = jax.jit(_step, static_argnames=("mode", "signals", "W", "edges"), donate_argnums=(1,))
+_step_jit = jax.jit(_step, static_argnames=("mode", "signals", "W", "edges", "noise"), donate_argnums=(1,))
 _write_big_jit = jax.jit(_write_big, static_argnames=("W", "edges"), donate_argnums=(1,))
 
 
-def march(samples, XiT, p, mode: str, W: int, edges, histories: bool = False) -> dict:
+def march(samples, mixer, p, mode: str, W: int, edges, noise: str = "conditional", histories: bool = False) -> dict:
     """The whole causal march, stepped from Python on donated buffers.
 
     Each step is two compiled calls: :func:`_step` reads the per-sample buffers and returns the order-parameter
@@ -225,11 +257,13 @@ def march(samples, XiT, p, mode: str, W: int, edges, histories: bool = False) ->
     returns ``g, K`` (sample-major).
     """
     edges_np = np.asarray(edges)
-    st, big = init_state(p, samples[0].shape[0], W, edges_np, XiT.dtype)
+    st, big = init_state(p, samples[0].shape[0], W, edges_np, mixer.dtype)
     for t in range(p.T):
-        st, new = _step_jit(jnp.asarray(t), st, big, samples, XiT, p, mode, True, W, edges)
+        st, new = _step_jit(jnp.asarray(t), st, big, samples, mixer, p, mode, True, W, edges, noise)
         big = _write_big_jit(jnp.asarray(t), big, new, W, edges)
-    st, _ = _step_jit(jnp.asarray(p.T), st, big, samples, XiT, p, mode, False, W, edges)
+    st, new = _step_jit(jnp.asarray(p.T), st, big, samples, mixer, p, mode, False, W, edges, noise)
+    big = _write_big_jit(jnp.asarray(p.T), big, new, W, edges)
+    st.update(Rw=big["Rw"], Rg=big["Rg"], Cg=big["Cg"])
     if histories:
         st.update(g=big["g"], K=big["K"])
     return st

@@ -5,7 +5,8 @@ Order parameters (time indices ``t, s = 0..T``; ``N x N`` blocks):
 * weight side (closed form): ``Psi_t = dw^t/dw^0``, ``R_w[t, s]`` (``R_w[s+1, s] = I``), ``b_t``,
   ``m[t] = Psi_t m0 + rho b_t`` and ``C_w[t,t], C_w[t,0]``;
 * data side (``S`` Monte-Carlo copies): ``h^t = theta^t + (dt/a) sum_{s<t} R_w[t,s] g^s`` with
-  ``theta^t = Psi_t zeta0 + b_t h* + dt sum_{s<t} R_w[t,s] v^s``, ``v^s = a^{-1/2} Xi^T g^s`` (spec §7.2);
+  ``theta^t = Psi_t zeta0 + b_t h* + dt sum_{s<t} R_w[t,s] v^s``, ``v^s = a^{-1/2} Xi^T g^s`` (spec §7.2;
+  ``Xi`` stored or, by default, realised through its exact conditional law: ``dmft._noise``);
   ``R_g[t,s] = E dg^t/dtheta^s`` (forward-mode tangents), ``mu_g[t] = E dg^t/dh*``, ``C_g = E g g^T``,
   with the memory-free control variates of spec §7.4 and stratified ``h*``.
 
@@ -30,6 +31,7 @@ from dmft._config import ModelConfig, SolverConfig
 from dmft._errors import ConfigError, DMFTConvergenceError
 from dmft._params import Params, to_params
 from dmft._losses import dphi, dtarget, online_coeffs, phi, target, closed_form_test_loss
+from dmft import _noise
 from dmft._result import DMFTResult
 
 
@@ -132,12 +134,35 @@ def record_losses(st, t, h, theta, samples, cw_tt, cw_t0, m_t, p, mode):
     return d_h, d_th
 
 
+def _cg_set_row(Cg, t, row):
+    """Write ``C_g[t, s] = row[s]`` (``row`` (T, N, N) by ``s``; entries ``s > t`` must be zero) and the symmetric
+    ``C_g[s, t] = row[s]^T`` into ``Cg`` stored ``(T, N, T, N)``, ``Cg[s, j, u, k] = C_g[s, u]_{jk}``: the layout in
+    which the weight side's ``sum_{s,u} R_w[t,s] C_g[s,u] R_w[t,u]^T`` is two plain matrix products."""
+    Cg = jax.lax.dynamic_update_slice(Cg, jnp.transpose(row, (1, 0, 2))[None], (t, 0, 0, 0))
+    return jax.lax.dynamic_update_slice(Cg, jnp.transpose(row, (0, 2, 1))[:, :, None, :], (0, 0, t, 0))
+
+
+def _rw_set_row(Rw, t, rw_t):
+    """Write ``R_w[t, s] = rw_t[s]`` into ``Rw`` stored ``(T+1, N, T, N)``."""
+    return Rw.at[t].set(jnp.transpose(rw_t, (1, 0, 2)))
+
+
+def _public_layout(st: dict) -> dict:
+    """``Rw`` (T+1, T, N, N) and ``Cg`` (T, T, N, N) indexed ``[t, s, i, k]``, from the solvers' layouts."""
+    st = dict(st)
+    st["Rw"] = jnp.transpose(st["Rw"], (0, 2, 1, 3))
+    st["Cg"] = jnp.transpose(st["Cg"], (0, 2, 1, 3))
+    return st
+
+
 def _weight_row(t, Psi, Rw, Rg, mug, Cg, p: ModelConfig):
     """Row ``t`` of the closed weight side from rows ``< t`` and the data-side kernels at times ``< t``.
 
     ``Psi_t = Psi_{t-1} + dt sum_s R_g[t-1,s] Psi_s``; ``R_w[t,s] = R_w[t-1,s] + dt sum_r R_g[t-1,r] R_w[r,s]``,
     ``R_w[t,t-1] = I``; ``b_t = dt sum_s R_w[t,s] mu_g[s]``; returns ``Psi_t, R_w[t,:], b_t, m_t, C_w[t,t],
-    C_w[t,0]``.
+    C_w[t,0]``.  ``Rw`` is stored ``(T+1, N, T, N)``, ``Rw[r, i, s, k] = R_w[r, s]_{ik}`` (:func:`_rw_set_row`),
+    and ``Cg`` ``(T, N, T, N)``, ``Cg[s, j, u, k] = C_g[s, u]_{jk}`` (:func:`_cg_set_row`): in these layouts the
+    recursions are plain matrix products (the ``(T, T, N, N)`` layout made XLA transpose both arrays every step).
     """
     T, N, dt = p.T, p.N, p.dt
     eye = jnp.eye(N, dtype=Psi.dtype)
@@ -145,14 +170,18 @@ def _weight_row(t, Psi, Rw, Rg, mug, Cg, p: ModelConfig):
     first = t == 0
     psi_t = Psi[prev] + dt * jnp.einsum("sij,sjk->ik", Rg[prev], Psi[:T])
     psi_t = jnp.where(first, eye, psi_t)
-    rw_t = Rw[prev] + dt * jnp.einsum("rij,rsjk->sik", Rg[prev], Rw[:T])
+    lhs = jnp.transpose(Rg[prev], (1, 0, 2)).reshape(N, T * N)  # [i, (r, j)]
+    lhs = jnp.concatenate([lhs, jnp.zeros((N, N), lhs.dtype)], axis=1)  # r = T: zero (the whole Rw, no sliced copy)
+    rw_t = Rw[prev] + dt * (lhs @ Rw.reshape((T + 1) * N, T * N)).reshape(N, T, N)  # [i, s, k]: one plain product
+    rw_t = jnp.transpose(rw_t, (1, 0, 2))  # [s, i, k]
     rw_t = jnp.where((jnp.arange(T) == prev)[:, None, None], eye, rw_t)
     rw_t = jnp.where(first, jnp.zeros_like(rw_t), rw_t)
     b_t = dt * jnp.einsum("sij,sj->i", rw_t, mug)
     m0 = jnp.asarray(p.m0_array())
     m_t = psi_t @ m0 + p.rho * b_t
     P = jnp.concatenate([psi_t, b_t[:, None]], axis=1)
-    noise = jnp.einsum("sij,sujk,ulk->il", rw_t, Cg, rw_t)
+    R = jnp.transpose(rw_t, (1, 0, 2)).reshape(N, T * N)  # [i, (s, j)]
+    noise = R @ Cg.reshape(T * N, T * N) @ R.T  # Cg stored [s, j, u, k]: two plain products, no transposed copy
     cw_tt = P @ _sigma0(p) @ P.T + dt * dt / p.a * noise
     cw_tt = 0.5 * (cw_tt + cw_tt.T)
     cw_t0 = psi_t @ jnp.asarray(p.Q0_array()) + b_t[:, None] * m0[None, :]
@@ -167,15 +196,16 @@ def _march_init(p: ModelConfig, S: int, jdtype):
     T, N = p.T, p.N
     z = lambda *shape: jnp.zeros(shape, jnp.float64)
     return dict(
-        Psi=z(T + 1, N, N), Rw=z(T + 1, T, N, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
-        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, T, N, N), v=z(T, S, N), g=z(T, S, N),
+        Psi=z(T + 1, N, N), Rw=z(T + 1, N, T, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
+        Qt0=z(T + 1, N, N), Rg=z(T, T, N, N), mug=z(T, N), Cg=z(T, N, T, N), v=z(T, S, N), g=z(T, S, N),
         K=z(T, S, N), J=jnp.zeros((S, T, N, T, N), jdtype), train=z(T + 1), train_cv1=z(T + 1),
-        train_raw=z(T + 1), test=z(T + 1),
+        train_raw=z(T + 1), test=z(T + 1), chol=_noise.initial_factor(T, N),
     )
 
 
-def _march_step(t, st, samples, XiT, p: ModelConfig, mode: str, L: int, signals: bool):
-    """Weight row ``t``, losses at ``t`` and (if ``signals``) the data-side kernels at ``t`` (indices < L)."""
+def _march_step(t, st, samples, mixer, p: ModelConfig, mode: str, L: int, signals: bool, noise: str):
+    """Weight row ``t``, losses at ``t`` and (if ``signals``) the data-side kernels at ``t`` (indices < L).
+    ``mixer`` is ``Xi^T`` (``noise="stored"``) or the conditional route's draws ``Z`` (``dmft._noise``)."""
     zeta0, hstar, xi = samples
     S = zeta0.shape[0]
     N, dt, a = p.N, p.dt, p.a
@@ -183,7 +213,7 @@ def _march_step(t, st, samples, XiT, p: ModelConfig, mode: str, L: int, signals:
     psi_t, rw_t, b_t, m_t, cw_tt, cw_t0 = _weight_row(t, st["Psi"], st["Rw"], st["Rg"], st["mug"], st["Cg"], p)
     st = dict(st)
     st["Psi"] = st["Psi"].at[t].set(psi_t)
-    st["Rw"] = st["Rw"].at[t].set(rw_t)
+    st["Rw"] = _rw_set_row(st["Rw"], t, rw_t)
     st["bvec"] = st["bvec"].at[t].set(b_t)
     st["m"] = st["m"].at[t].set(m_t)
     st["Q"] = st["Q"].at[t].set(cw_tt)
@@ -224,21 +254,28 @@ def _march_step(t, st, samples, XiT, p: ModelConfig, mode: str, L: int, signals:
     st["mug"] = st["mug"].at[t].set(_cv_estimate(_moments(K_t, K_th), S, c_on, mode))
     st["K"] = st["K"].at[t].set(K_t)
     st["g"] = st["g"].at[t].set(g_t)
-    cg_row = jnp.einsum("bi,sbk->sik", g_t, st["g"][:L]) / S
-    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], cg_row[None], (t, 0, 0, 0))
-    st["Cg"] = jax.lax.dynamic_update_slice(st["Cg"], jnp.transpose(cg_row, (0, 2, 1))[:, None], (0, t, 0, 0))
-    st["v"] = st["v"].at[t].set(XiT @ g_t / jnp.sqrt(a))
+    cg_row = jnp.einsum("bi,sbk->sik", g_t, st["g"]) / S  # rows s > t of g are still zero
+    st["Cg"] = _cg_set_row(st["Cg"], t, cg_row)
+    if noise == "stored":
+        v_t = mixer @ g_t
+    else:  # Xi^T g^t = Z L[t]^T once block row t of the Gram factor is written
+        T = p.T
+        G_flat = jnp.transpose(st["g"], (1, 0, 2)).reshape(S, T * N)
+        st["chol"] = _noise.extend_factor(st["chol"], t, _noise.cross_gram(G_flat, g_t, t, N), g_t.T @ g_t)
+        v_t = _noise.step_noise(mixer, st["chol"], t, N)
+    st["v"] = st["v"].at[t].set(v_t / jnp.sqrt(a))
     return st
 
 
-def _march_block(st, t0, t1, samples, XiT, p, mode, L):
-    body = lambda t, s: _march_step(t, s, samples, XiT, p, mode, L, True)
+def _march_block(st, t0, t1, samples, mixer, p, mode, L, noise):
+    body = lambda t, s: _march_step(t, s, samples, mixer, p, mode, L, True, noise)
     return jax.lax.fori_loop(t0, t1, body, st)
 
 
-_march_block_jit = jax.jit(_march_block, static_argnames=("mode", "L"), donate_argnums=(0,))
-_march_last_jit = jax.jit(lambda st, samples, XiT, p, mode: _march_step(p.T, st, samples, XiT, p, mode, p.T, False),
-                          static_argnames=("mode",), donate_argnums=(0,))
+_march_block_jit = jax.jit(_march_block, static_argnames=("mode", "L", "noise"), donate_argnums=(0,))
+_march_last_jit = jax.jit(
+    lambda st, samples, mixer, p, mode, noise: _march_step(p.T, st, samples, mixer, p, mode, p.T, False, noise),
+    static_argnames=("mode", "noise"), donate_argnums=(0,))
 
 
 def _full_xi(sc: SolverConfig, dtype=jnp.float64):
@@ -256,21 +293,38 @@ def _full_xi_t(sc: SolverConfig, dtype=jnp.float64):
     return out
 
 
+def _noise_of_history(sc: SolverConfig, g):
+    """``Xi^T g^s`` (without ``a^{-1/2}``) for a time-major signal history ``g`` (T, S, N), with the random numbers
+    of a solve with these settings: rebuilds the weight noise a solver used (the blocked one keeps no ``v``)."""
+    if sc.noise == "stored":
+        return jnp.einsum("cb,tci->tbi", _full_xi(sc), g)
+    T, S, N = g.shape
+    return _noise.noise_of_history(g, _noise.fresh_normals(sc.seed, S, T, N, jnp.float64))
+
+
 _set_rows = jax.jit(lambda out, rows, lo: jax.lax.dynamic_update_slice(out, rows, (lo, 0)), donate_argnums=(0,))
+
+
+def _mixer(sc: SolverConfig, T: int, N: int, dtype):
+    """What the marching solvers mix the signals with: ``Xi^T`` (stored) or the draws ``Z`` (conditional)."""
+    if sc.noise == "stored":
+        return _full_xi_t(sc, dtype)
+    return _noise.fresh_normals(sc.seed, sc.S, T, N, dtype)
 
 
 def _solve_march(cfg: ModelConfig, p: Params, sc: SolverConfig, blocks: int | None = None):
     if blocks is None:
         blocks = 1 if p.T <= 24 else 4
     samples = _samples(cfg, sc)
-    XiT = _full_xi_t(sc)
+    mixer = _mixer(sc, p.T, p.N, jnp.float64)
     st = _march_init(p, sc.S, jnp.dtype(sc.jac_dtype))
     edges = sorted({int(math.ceil(p.T * k / blocks)) for k in range(blocks + 1)})
     for t0, t1 in zip(edges[:-1], edges[1:]):
-        st = _march_block_jit(st, t0, t1, samples, XiT, p, mode=sc.cv, L=t1)
-    st = _march_last_jit(st, samples, XiT, p, mode=sc.cv)
+        st = _march_block_jit(st, t0, t1, samples, mixer, p, mode=sc.cv, L=t1, noise=sc.noise)
+    st = _march_last_jit(st, samples, mixer, p, mode=sc.cv, noise=sc.noise)
     st.pop("J")
-    return st, ()
+    st.pop("chol")
+    return _public_layout(st), ()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -281,12 +335,12 @@ def _weight_side(Rg, mug, Cg, p: ModelConfig):
     """All rows of the closed weight side for given data-side kernels."""
     T, N = p.T, p.N
     z = lambda *shape: jnp.zeros(shape, jnp.float64)
-    init = (z(T + 1, N, N), z(T + 1, T, N, N), z(T + 1, N), z(T + 1, N), z(T + 1, N, N), z(T + 1, N, N))
+    init = (z(T + 1, N, N), z(T + 1, N, T, N), z(T + 1, N), z(T + 1, N), z(T + 1, N, N), z(T + 1, N, N))
 
     def body(t, carry):
         Psi, Rw, bv, m, Q, Qt0 = carry
         psi_t, rw_t, b_t, m_t, q_t, q0_t = _weight_row(t, Psi, Rw, Rg, mug, Cg, p)
-        return (Psi.at[t].set(psi_t), Rw.at[t].set(rw_t), bv.at[t].set(b_t), m.at[t].set(m_t),
+        return (Psi.at[t].set(psi_t), _rw_set_row(Rw, t, rw_t), bv.at[t].set(b_t), m.at[t].set(m_t),
                 Q.at[t].set(q_t), Qt0.at[t].set(q0_t))
 
     return jax.lax.fori_loop(0, T + 1, body, init)
@@ -307,10 +361,10 @@ def _process(theta, zeta0, hstar, xi, Rw, p: ModelConfig):
     return ghist, deltas
 
 
-def _chunk_stats(gprev, xi_cols, zeta0, hstar, xi, Psi, Rw, bv, Q, Qt0, m, p: ModelConfig):
-    """Sample sums of one chunk for all estimators (the chunk's Jacobians are reduced here)."""
+def _chunk_stats(v, zeta0, hstar, xi, Psi, Rw, bv, Q, Qt0, m, p: ModelConfig):
+    """Sample sums of one chunk for all estimators (the chunk's Jacobians are reduced here); ``v`` (c, T, N) is
+    the chunk's weight noise."""
     T, dt = p.T, p.dt
-    v = jnp.einsum("cb,tci->bti", xi_cols, gprev) / jnp.sqrt(p.a)  # (c, T, N)
     theta = (jnp.einsum("tij,bj->bti", Psi, zeta0) + hstar[:, None, None] * bv[None]
              + dt * jnp.einsum("tsij,bsj->bti", Rw, v))
 
@@ -331,12 +385,14 @@ def _chunk_stats(gprev, xi_cols, zeta0, hstar, xi, Psi, Rw, bv, Q, Qt0, m, p: Mo
     return dict(
         J=jnp.sum(J, 0).transpose(0, 2, 1, 3),  # (T, T, N, N): [t, s, i, k]
         diag=_moments(J_tt, C_diag), col0=_moments(J[:, :, :, 0, :], Bth), K=_moments(K, K_th),
-        train=_moments(d_h ** 2, d_th ** 2), Cg=jnp.einsum("bti,bsk->tsik", g, g),
+        train=_moments(d_h ** 2, d_th ** 2), Cg=jnp.einsum("bti,bsk->tisk", g, g),
         g=jnp.transpose(g, (1, 0, 2)),
     )
 
 
 _chunk_stats_jit = jax.jit(_chunk_stats)
+_stored_noise_jit = jax.jit(lambda xi_cols, g, a: jnp.einsum("cb,tci->bti", xi_cols, g) / jnp.sqrt(a))
+_conditional_noise_jit = jax.jit(lambda g, Z, a: jnp.transpose(_noise.noise_of_history(g, Z), (1, 0, 2)) / jnp.sqrt(a))
 _weight_side_jit = jax.jit(_weight_side)
 
 
@@ -381,15 +437,19 @@ def _solve_picard(cfg: ModelConfig, p: Params, sc: SolverConfig):
     Rg = np.zeros((T, T, N, N))
     Rg[idx, idx] = on["A"][:T]
     Rg[:, 0] += on["B"][:T]
-    Rg, mug, Cg = jnp.asarray(Rg), jnp.asarray(on["c"][:T]), jnp.zeros((T, T, N, N))
+    Rg, mug, Cg = jnp.asarray(Rg), jnp.asarray(on["c"][:T]), jnp.zeros((T, N, T, N))
     g = jnp.zeros((T, S, N))
     chunks = _chunks(S, sc.chunk)
+    Z = None if sc.noise == "stored" else _noise.fresh_normals(sc.seed, S, T, N, jnp.float64)
     residuals = []
     d = sc.damping
     for _ in range(sc.max_iter):
         Psi, Rw, bv, m, Q, Qt0 = _weight_side_jit(Rg, mug, Cg, p)
-        stats = [_chunk_stats_jit(g, _xi_block(sc, i, lo, hi), zeta0[lo:hi], hstar[lo:hi], xi[lo:hi],
-                                  Psi, Rw, bv, Q, Qt0, m, p) for i, (lo, hi) in enumerate(chunks)]
+        Rw_ts = jnp.transpose(Rw, (0, 2, 1, 3))  # [t, s, i, k] for the per-sample process
+        v_all = None if Z is None else _conditional_noise_jit(g, Z, p.a)
+        noise = lambda i, lo, hi: (_stored_noise_jit(_xi_block(sc, i, lo, hi), g, p.a) if Z is None else v_all[lo:hi])
+        stats = [_chunk_stats_jit(noise(i, lo, hi), zeta0[lo:hi], hstar[lo:hi], xi[lo:hi],
+                                  Psi, Rw_ts, bv, Q, Qt0, m, p) for i, (lo, hi) in enumerate(chunks)]
         Rg_new, mug_new, Cg_new, losses = _combine_jit(stats, S, Q, Qt0, m, p, mode=sc.cv)
         g_new = jnp.concatenate([s["g"] for s in stats], axis=1)
         res = max(_rel(Rg_new, Rg), _rel(mug_new, mug), _rel(Cg_new, Cg))
@@ -402,7 +462,7 @@ def _solve_picard(cfg: ModelConfig, p: Params, sc: SolverConfig):
         raise DMFTConvergenceError(f"damped fixed-point iteration did not reach tol={sc.tol:g} in "
                                    f"{sc.max_iter} sweeps (damping={d:g})", residuals)
     st = dict(Psi=Psi, Rw=Rw, bvec=bv, m=m, Q=Q, Qt0=Qt0, Rg=Rg, mug=mug, Cg=Cg, **losses)
-    return st, tuple(residuals)
+    return _public_layout(st), tuple(residuals)
 
 
 def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig, histories: bool = False):
@@ -410,13 +470,14 @@ def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig, histories: boo
 
     hd = jnp.dtype(sc.jac_dtype)
     W = min(sc.window, p.T)
-    edges = _blocked.block_edges(p.T, sc.block)
+    edges = _blocked.block_edges(p.T, sc.block_for(p.T))
     samples = _samples(cfg, sc)
-    st = _blocked.march(samples, _full_xi_t(sc, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())), histories)
+    st = _blocked.march(samples, _mixer(sc, p.T, p.N, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())),
+                        sc.noise, histories)
     for key in ("g", "K"):  # time-major like the pathwise solver
         if key in st:
             st[key] = jnp.transpose(st[key], (1, 0, 2))
-    return st, ()
+    return _public_layout(st), ()
 
 
 def state_gb(p: ModelConfig, sc: SolverConfig) -> float:
@@ -425,9 +486,10 @@ def state_gb(p: ModelConfig, sc: SolverConfig) -> float:
     if sc.responses == "blocked":
         from dmft._blocked import state_bytes
 
-        return state_bytes(sc.S, p.T, p.N, min(sc.window, p.T), sc.block, item) / 1e9
+        return state_bytes(sc.S, p.T, p.N, min(sc.window, p.T), sc.block_for(p.T), item, sc.noise) / 1e9
     rows = sc.S if sc.method == "march" else min(sc.S, sc.chunk)
-    return (rows * p.T ** 2 * p.N ** 2 * item + sc.S * sc.S * 8 + 3 * sc.S * p.T * p.N * 8) / 1e9
+    mix = sc.S * sc.S * 8 if sc.noise == "stored" else sc.S * p.T * p.N * 8 + (p.T * p.N) ** 2 * 8
+    return (rows * p.T ** 2 * p.N ** 2 * item + mix + 3 * sc.S * p.T * p.N * 8) / 1e9
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -455,7 +517,7 @@ def solve_dmft(p: ModelConfig, sc: SolverConfig = SolverConfig()) -> DMFTResult:
     with jax.enable_x64(True):
         p = to_params(cfg)
         st, residuals = solver(cfg, p, sc)
-        st = {k: np.asarray(v) for k, v in st.items() if k not in ("v", "g", "K", "J")}
+        st = {k: np.asarray(v) for k, v in st.items() if k not in ("v", "g", "K", "J", "chol")}
     steps = np.arange(p.T + 1)
     extras = {k: st[k] for k in ("train_cv1", "train_raw", "Rg", "mug", "Cg", "Rw", "Psi", "bvec")}
     return DMFTResult(time=steps * cfg.dt, step=steps, train=st["train"], test=st["test"], m=st["m"], Q=st["Q"],

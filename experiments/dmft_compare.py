@@ -62,7 +62,11 @@ def parser() -> argparse.ArgumentParser:
     th.add_argument("--responses", choices=("blocked", "pathwise"), default=None,
                     help="response estimator (default: blocked for march, pathwise for picard, the only one it has)")
     th.add_argument("--window", type=int, default=sd.window, help=f"exact-lag window of 'blocked' (default {sd.window})")
-    th.add_argument("--block", type=int, default=sd.block, help=f"block size of 'blocked' (default {sd.block})")
+    th.add_argument("--block", type=int, default=sd.block,
+                    help="block size of 'blocked' (default: max(8, ceil(sqrt(1.5 T))), SolverConfig.block_for)")
+    th.add_argument("--noise", choices=("conditional", "stored"), default=sd.noise,
+                    help=f"weight noise Xi^T g: its exact conditional law (no S x S matrix) or the spec's stored Xi "
+                         f"(default {sd.noise}; same law, different random numbers)")
     th.add_argument("--jac-dtype", choices=("float32", "float64"), default=sd.jac_dtype,
                     help=f"storage of per-sample tangents (default {sd.jac_dtype}; order parameters are float64)")
     th.add_argument("--chunk", type=int, default=sd.chunk, help=f"samples per chunk of solver B (default {sd.chunk})")
@@ -95,7 +99,7 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
     p.validate()
     sc = SolverConfig(S=args.S, seed=args.dmft_seeds[0] if args.dmft_seeds else 0, method=args.method,
                       responses=args.responses or ("pathwise" if args.method == "picard" else "blocked"),
-                      window=args.window, block=args.block, jac_dtype=args.jac_dtype,
+                      window=args.window, block=args.block, noise=args.noise, jac_dtype=args.jac_dtype,
                       chunk=args.chunk, damping=args.damping, max_iter=args.max_iter, memory_gb=args.memory_gb)
     sc.validate()
     _check_list("D", args.D, 1, 10 ** 6)

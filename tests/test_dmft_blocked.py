@@ -21,15 +21,26 @@ def pathwise():
     return _solve("pathwise")
 
 
+@pytest.fixture(scope="module")
+def pathwise_stored():
+    return _solve("pathwise", noise="stored")
+
+
+@pytest.mark.parametrize("noise", ["conditional", "stored"])
 @pytest.mark.parametrize("window,block", [(3, 1), (16, 5), (40, 4)])
-def test_exact_cases_equal_pathwise(pathwise, window, block):
+def test_exact_cases_equal_pathwise(pathwise, pathwise_stored, window, block, noise):
     """block = 1 (every perturbation time its own block) or window >= T: no approximation left, so the blocked
-    solver must reproduce every tangent-based kernel of the pathwise solver to round-off."""
-    r = _solve("blocked", window=window, block=block)
+    solver must reproduce every tangent-based kernel of the pathwise solver to round-off.  With the stored
+    ``Xi`` that is 1e-12; the conditional noise forms ``Xi^T u`` in a different order (``Z (L^T R)`` against
+    ``sum_s R_w[t,s] Z L[s]^T``) through a Cholesky factor whose condition number the jitter bounds by ~1e5, so
+    round-off is amplified to ~1e-10 there."""
+    ref = pathwise if noise == "conditional" else pathwise_stored
+    tol = 1e-9 if noise == "conditional" else 1e-12
+    r = _solve("blocked", window=window, block=block, noise=noise)
     for name in ("train", "test", "m", "Q", "Qt0"):
-        assert np.max(np.abs(getattr(r, name) - getattr(pathwise, name))) < 1e-12, name
+        assert np.max(np.abs(getattr(r, name) - getattr(ref, name))) < tol, name
     for name in ("Rg", "mug", "Cg", "Rw"):
-        assert np.max(np.abs(r.extras[name] - pathwise.extras[name])) < 1e-12, name
+        assert np.max(np.abs(r.extras[name] - ref.extras[name])) < tol, name
 
 
 def test_spread_approximation_is_small(pathwise):
@@ -58,6 +69,7 @@ def test_memory_refusal_names_field():
 @pytest.mark.parametrize("changes,field", [
     (dict(responses="stein"), "responses"), (dict(window=0), "window"), (dict(block=True), "block"),
     (dict(block=2.5), "block"), (dict(method="picard"), "responses"), (dict(memory_gb=float("nan")), "memory_gb"),
+    (dict(noise="xi"), "noise"),
 ])
 def test_solver_options_validated(changes, field):
     with pytest.raises(ConfigError) as info:
