@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dmft import _noise
-from dmft._finite import _cg_set_row, _rw_set_row, _cv_estimate, _jac_parts, _moments, _weight_row, record_losses
+from dmft._finite import (_cg_row, _cg_set_row, _cv_estimate, _jac_parts, _moments, _rw_set_row, _weight_row,
+                          record_losses)
 from dmft._losses import dtarget, online_coeffs
 
 
@@ -168,9 +169,7 @@ def _step(t, st, big, samples, mixer, p, mode: str, signals: bool, W: int, edges
     # the same cross Gram G^T g^t extends the conditional noise's Cholesky factor
     cross = big["g"].reshape(S, T * N).T @ g_t  # [(s, k), i]
     gram_tt = g_t.T @ g_t
-    cg_row = jnp.transpose(cross.reshape(T, N, N), (0, 2, 1)) / S
-    cg_row = jax.lax.dynamic_update_index_in_dim(cg_row, gram_tt / S, t, 0)
-    rows = dict(Rw=rw_t, Rg=row, Cg=cg_row)  # written by _write_big (this call only reads the T^2 arrays)
+    rows = dict(Rw=rw_t, Rg=row, Cg=_cg_row(cross, gram_tt, t, S))  # written by _write_big (read-only here)
     if noise != "stored":
         rows["chol"] = _noise.factor_column(big["chol"], t, cross, gram_tt)
     # Y^{t+1} = Y^t + J[t] + dt (sum over window q of R_g[t,q] Y^q + sum over blocks of spread_j * Ysum_j)

@@ -142,6 +142,14 @@ def _cg_set_row(Cg, t, row):
     return jax.lax.dynamic_update_slice(Cg, jnp.transpose(row, (0, 2, 1))[:, :, None, :], (0, 0, t, 0))
 
 
+def _cg_row(cross, gram_tt, t, S: int):
+    """Row ``C_g[t, s]`` (T, N, N) by ``s`` from the cross Gram ``cross[(s, k), i] = sum_b g^s_bk g^t_bi`` (rows of
+    steps ``>= t`` zero) and ``gram_tt = g^tT g^t``; the same ``cross`` extends the conditional noise's factor."""
+    N = gram_tt.shape[0]
+    row = jnp.transpose(cross.reshape(-1, N, N), (0, 2, 1)) / S
+    return jax.lax.dynamic_update_index_in_dim(row, gram_tt / S, t, 0)
+
+
 def _rw_set_row(Rw, t, rw_t):
     """Write ``R_w[t, s] = rw_t[s]`` into ``Rw`` stored ``(T+1, N, T, N)``."""
     return Rw.at[t].set(jnp.transpose(rw_t, (1, 0, 2)))
@@ -253,15 +261,15 @@ def _march_step(t, st, samples, mixer, p: ModelConfig, mode: str, L: int, signal
     st["Rg"] = jax.lax.dynamic_update_slice(st["Rg"], row[None], (t, 0, 0, 0))
     st["mug"] = st["mug"].at[t].set(_cv_estimate(_moments(K_t, K_th), S, c_on, mode))
     st["K"] = st["K"].at[t].set(K_t)
+    # the cross Gram exactly as _noise.factor_of_history forms it (the test rebuilds the noise that way)
+    cross = _noise.cross_gram(jnp.transpose(st["g"], (1, 0, 2)).reshape(S, -1), g_t, t, N)
+    gram_tt = g_t.T @ g_t
     st["g"] = st["g"].at[t].set(g_t)
-    cg_row = jnp.einsum("bi,sbk->sik", g_t, st["g"]) / S  # rows s > t of g are still zero
-    st["Cg"] = _cg_set_row(st["Cg"], t, cg_row)
+    st["Cg"] = _cg_set_row(st["Cg"], t, _cg_row(cross, gram_tt, t, S))
     if noise == "stored":
         v_t = mixer @ g_t
     else:  # Xi^T g^t = Z L[t]^T once block row t of the Gram factor is written
-        T = p.T
-        G_flat = jnp.transpose(st["g"], (1, 0, 2)).reshape(S, T * N)
-        st["chol"] = _noise.extend_factor(st["chol"], t, _noise.cross_gram(G_flat, g_t, t, N), g_t.T @ g_t)
+        st["chol"] = _noise.extend_factor(st["chol"], t, cross, gram_tt)
         v_t = _noise.step_noise(mixer, st["chol"], t, N)
     st["v"] = st["v"].at[t].set(v_t / jnp.sqrt(a))
     return st
