@@ -12,7 +12,9 @@ The data-side kernel ``R_g[t, s] = E dg^t/dtheta^s`` is the sample mean of forwa
   spread uniformly over them (the one approximation; ``B = 1`` or ``W >= T`` make the solver exact);
 * block tangents need no history: with ``Y^t = sum_{r<t} R_w[t,r] J[r]`` the weight-side recursion of ``R_w`` gives
   ``Y^{t+1} = Y^t + J[t] + dt sum_{q<=t} R_g[t,q] Y^q``; over old lags ``R_g[t, .]`` is constant on each block, so
-  the sum needs only the last ``W+1`` values of ``Y`` and, per block, the running sum of the older ones;
+  the sum needs only the last ``W+1`` values of ``Y`` and, per block, the running sum of the older ones.  Those sums
+  are stored packed: block ``k``'s component of ``Y^q`` is zero until ``q > lo[k]``, so block ``j``'s sum has no
+  component ``k > j`` (and block 0 = ``{0}`` never leaves the window as an old lag);
 * ``mu_g[t] = E dg^t/dh*``: one exact tangent direction with history (``S T N``).
 
 The online (memory-free) means ``A_on, B_on, c_on`` are the control variates of spec §7.4 on the diagonal, the
@@ -28,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dmft import _noise
+from dmft import _heap, _noise
 from dmft._finite import (_cg_row, _cg_set_row, _cv_estimate, _jac_parts, _moments, _rw_set_row, _weight_row,
                           record_losses)
 from dmft._losses import dtarget, online_coeffs
@@ -47,9 +49,16 @@ def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int, noise: st
     """Bytes of the per-sample state (tangent buffers, the float64 signal history, the ``K`` history) plus the
     noise source (``Xi^T``, or the draws ``Z`` and the float64 Gram factor)."""
     nB = block_edges(T, B).shape[1]
-    per_sample = (N * N * (W * (W + 1) + nB * (W + 1) + nB * nB) + T * N) * itemsize + T * N * 8
+    packed = sum(nB - _first_sum_block(k) for k in range(nB))
+    per_sample = (N * N * (W * (W + 1) + nB * (W + 1) + packed) + T * N) * itemsize + T * N * 8
     mix = S * S * itemsize if noise == "stored" else S * T * N * itemsize + (T * N) ** 2 * 8
     return S * per_sample + mix
+
+
+def _first_sum_block(k: int) -> int:
+    """First block ``j`` whose running sum of old ``Y^q`` can have a nonzero component ``k`` (``j >= k``, and
+    block 0 holds only ``q = 0``, which is never an old lag)."""
+    return max(k, 1)
 
 
 def _apply_history(R, hist):
@@ -179,8 +188,10 @@ def _step(t, st, big, samples, mixer, p, mode: str, signals: bool, W: int, edges
     rows_roll = jnp.transpose(R_slot, (1, 0, 2)).reshape(N, (W + 1) * N).astype(hd)  # [i, (q, l)]
     rows_sum = jnp.transpose(spread, (1, 0, 2)).reshape(N, nB * N).astype(hd)  # [i, (j, l)]
     Yr = big["Yroll"].reshape((W + 1) * N, S * nB * N)
-    Ys = big["Ysum"].reshape(nB * N, S * nB * N)
-    drift = (rows_roll @ Yr + rows_sum @ Ys).reshape(N, S, nB, N)
+    # packed sums: component k gets sum_{j >= first(k)} spread_j Ysum[j, k], one product per k
+    drift_sum = jnp.stack([(rows_sum[:, _first_sum_block(k) * N:] @ Ys.reshape(-1, S * N)).reshape(N, S, N)
+                           for k, Ys in enumerate(big["Ysum"])], axis=2)
+    drift = (rows_roll @ Yr).reshape(N, S, nB, N) + drift_sum
     Y_next = (Y_t + Jb + dt.astype(hd) * drift).astype(hd)
     # the value that leaves the window at t+1 (read here, so that _write_big only writes: no copy of Yroll)
     Y_out = jax.lax.dynamic_index_in_dim(big["Yroll"], jnp.mod(t + 1, W + 1), 0, keepdims=False)
@@ -215,9 +226,14 @@ def _write_big(t, big, new, W: int, edges):
     q_out = t - W
     slot_next = jnp.mod(t + 1, W + 1)
     j_out = jnp.sum(q_out >= lo[1:])
-    add = jnp.where(q_out >= 1, 1.0, 0.0).astype(hd) * new["Y_out"]
-    old_sum = jax.lax.dynamic_index_in_dim(big["Ysum"], j_out, 0, keepdims=False)
-    big["Ysum"] = jax.lax.dynamic_update_index_in_dim(big["Ysum"], old_sum + add, j_out, 0)
+    sums = []
+    for k, Ys in enumerate(big["Ysum"]):  # packed: Ys[j - first(k)] is block j's sum, component k
+        j0 = _first_sum_block(k)
+        keep = ((q_out >= 1) & (j_out >= j0)).astype(hd)
+        idx = jnp.clip(j_out - j0, 0, Ys.shape[0] - 1)
+        old_sum = jax.lax.dynamic_index_in_dim(Ys, idx, 0, keepdims=False)
+        sums.append(jax.lax.dynamic_update_index_in_dim(Ys, old_sum + keep * new["Y_out"][:, :, k], idx, 0))
+    big["Ysum"] = tuple(sums)
     big["Yroll"] = jax.lax.dynamic_update_index_in_dim(big["Yroll"], new["Y"], slot_next, 0)
     big["g"] = jax.lax.dynamic_update_slice(big["g"], new["g"][:, None], (0, t, 0))
     big["K"] = jax.lax.dynamic_update_slice(big["K"], new["K"][:, None], (0, t, 0))
@@ -238,12 +254,31 @@ def init_state(p, S: int, W: int, edges: np.ndarray, hd):
     )
     big = dict(Rw=z(T + 1, N, T, N), Rg=z(T, T, N, N), Cg=z(T, N, T, N), chol=_noise.initial_factor(T, N),
                g=z(S, T, N), K=zh(S, T, N), Jwin=zh(W, N, S, W + 1, N), Yroll=zh(W + 1, N, S, nB, N),
-               Ysum=zh(nB, N, S, nB, N))
+               Ysum=tuple(zh(nB - _first_sum_block(k), N, S, N) for k in range(nB)))
     return small, big
 
 
 _step_jit = jax.jit(_step, static_argnames=("mode", "signals", "W", "edges", "noise"), donate_argnums=(1,))
 _write_big_jit = jax.jit(_write_big, static_argnames=("W", "edges"), donate_argnums=(1,))
+
+
+# A state above LARGE_STATE_BYTES is marched with its peak memory in mind: the step functions are compiled on
+# shapes before the state is allocated, and freed heap pages go back to the OS every TRIM_EVERY steps
+# (dmft._heap; ~5 ms each at S = 8000).  Below it neither pays: re-lowering for the compile costs ~0.1 s a solve.
+LARGE_STATE_BYTES = 2 ** 27
+TRIM_EVERY = 4
+
+
+def _compile_ahead(state_shapes, samples, mixer, p, mode: str, W: int, edges, noise: str) -> None:
+    """Compile the march's step functions (both step kinds and their writes) for these shapes; the jitted
+    functions' caches then serve the march's calls."""
+    st, big = state_shapes
+    t = jnp.asarray(0)
+    for signals in (True, False):
+        static = (mode, signals, W, edges, noise)
+        _step_jit.lower(t, st, big, samples, mixer, p, *static).compile()
+        new = jax.eval_shape(lambda *a: _step(*a, *static)[1], t, st, big, samples, mixer, p)
+        _write_big_jit.lower(t, big, new, W, edges).compile()
 
 
 def march(samples, mixer, p, mode: str, W: int, edges, noise: str = "conditional", histories: bool = False) -> dict:
@@ -252,14 +287,24 @@ def march(samples, mixer, p, mode: str, W: int, edges, noise: str = "conditional
     Each step is two compiled calls: :func:`_step` reads the per-sample buffers and returns the order-parameter
     rows and the buffers' new entries; :func:`_write_big` stores those entries in place.  Keeping the big
     buffers out of the outputs of the first call means XLA never copies them (a ``lax.fori_loop`` over steps,
-    or one call that both reads and updates them, was measured to keep two copies).  ``histories`` also
-    returns ``g, K`` (sample-major).
+    or one call that both reads and updates them, was measured to keep two copies).  For a large state the
+    compiled steps are built before it is allocated and freed heap pages are returned to the OS as the march
+    goes (peak RSS at S = 8000, T = 400, N = 4: 1149 MB without, 934 MB with both and the packed block sums).
+    ``histories`` also returns ``g, K`` (sample-major).
     """
     edges_np = np.asarray(edges)
-    st, big = init_state(p, samples[0].shape[0], W, edges_np, mixer.dtype)
+    make_state = lambda p: init_state(p, samples[0].shape[0], W, edges_np, mixer.dtype)
+    shapes = jax.eval_shape(make_state, p)
+    large = sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(shapes)) > LARGE_STATE_BYTES
+    if large:  # compile before the state exists: the compiler's transient memory does not add to the peak
+        _compile_ahead(shapes, samples, mixer, p, mode, W, edges, noise)
+        _heap.release_free_memory()
+    st, big = make_state(p)
     for t in range(p.T):
         st, new = _step_jit(jnp.asarray(t), st, big, samples, mixer, p, mode, True, W, edges, noise)
         big = _write_big_jit(jnp.asarray(t), big, new, W, edges)
+        if large and t % TRIM_EVERY == TRIM_EVERY - 1:
+            _heap.release_free_memory()
     st, new = _step_jit(jnp.asarray(p.T), st, big, samples, mixer, p, mode, False, W, edges, noise)
     big = _write_big_jit(jnp.asarray(p.T), big, new, W, edges)
     st.update(Rw=big["Rw"], Rg=big["Rg"], Cg=big["Cg"])
