@@ -20,7 +20,7 @@ that process (includes the Python/JAX baseline, printed separately), ``state`` =
 per-sample state and noise source.
 Theory: pathwise time ~ S N^3 T^3, memory ~ S T^2 N^2 (+ S^2 stored noise); blocked time ~
 S N^2 T (W^2 + nB (W + nB)) + S T^2 N^2 (noise and histories), memory ~ S N^2 (W^2 + nB (W + nB)) + S T N with
-nB = T/block.
+nB = the number of blocks (T/block uniform; 7, 13, 16 growing blocks at T = 48, 200, 400).
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ else:  # one solve only: the step functions compiled first, on shapes alone (as 
     from dmft import _blocked, _finite
     from dmft._params import to_params
     with jax.enable_x64(True):
-        pp = to_params(p); W = min(sc.window, T); edges = _blocked.block_edges(T, sc.block_for(T))
+        pp = to_params(p); W = min(sc.window, T); edges = sc.block_edges(T)
         E = tuple(map(tuple, edges.tolist()))
         shapes = jax.eval_shape(lambda q: _blocked.init_state(q, S, W, edges, np.float32), pp)
         mixer = jax.ShapeDtypeStruct((S, S) if sc.noise == "stored" else (S, T * N), np.float32)
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
         import numpy as np
         import tempfile
 
-        print(f"New default (blocked, window {sd.window}, block per T, conditional noise, float32) against solver A "
+        print(f"New default (blocked, window {sd.window}, growing blocks, conditional noise, float32) against solver A "
               f"as found (old f64: pathwise, float64, stored Xi) and pathwise float32 on the same random numbers "
               f"(path f32); N={args.N}")
         print(HEADER + f" {'vs old':>7} {'vs p32':>7} {'|d test|':>9} {'|d train|':>9}")
@@ -141,15 +141,15 @@ def main(argv=None) -> int:
                 device = (new or old or {}).get("device", device)
     if args.only in (None, "scaling"):
         print(f"\nNew default scaling (blocked, window {sd.window}, conditional noise), N={args.N}, float32 tangents; "
-              f"block = the solver's choice per T unless given")
-        print(HEADER + f" {'block':>6}")
+              f"growing blocks unless a block size is given; 'blocks' = their number")
+        print(HEADER + f" {'blocks':>6}")
         for B in args.block or [None]:
             for T in args.T:
                 for S in args.S:
                     settings = {} if B is None else dict(block=B)
                     r, err = _run(S, T, args.N, settings, env)
                     label = "new" if B is None else f"block {B}"
-                    print(_row(label, S, T, r, err, f" {SolverConfig(**settings).block_for(T):>6}"), flush=True)
+                    print(_row(label, S, T, r, err, f" {SolverConfig(**settings).block_edges(T).shape[1]:>6}"), flush=True)
                     device = (r or {}).get("device", device)
     print(f"device: {device}")
     return 0

@@ -6,7 +6,8 @@ The data-side kernel ``R_g[t, s] = E dg^t/dtheta^s`` is the sample mean of forwa
 * **recent lags ``t - s <= W``** (where ``R_g`` varies fastest) and **``s = 0``** (the centring column): exact
   individual tangents.  ``H[t,s] = delta_ts + (dt/a) sum_{r=s}^{t-1} R_w[t,r] J[r,s]`` only reads tangents of lag
   ``< W``, so a rolling buffer of the last ``W`` rows suffices;
-* **older lags**: the perturbation times ``s >= 1`` are grouped into blocks of ``B`` consecutive steps and each
+* **older lags**: the perturbation times ``s >= 1`` are grouped into blocks of consecutive steps (uniform, or by
+  default growing with ``s``: :func:`growing_block_edges`) and each
   block's *summed* tangent (the response to perturbing every ``theta^s`` of the block) is propagated exactly.
   Its mean minus the block's window entries is the exact sum of ``R_g[t, s]`` over the block's old lags; it is
   spread uniformly over them (the one approximation; ``B = 1`` or ``W >= T`` make the solver exact);
@@ -37,7 +38,7 @@ from dmft._losses import dtarget, online_coeffs
 
 
 def block_edges(T: int, B: int) -> np.ndarray:
-    """Start ``lo[k]`` and end ``hi[k]`` (exclusive) of the perturbation-time blocks: block 0 is ``{0}``, block
+    """Start ``lo[k]`` and end ``hi[k]`` (exclusive) of uniform perturbation-time blocks: block 0 is ``{0}``, block
     ``k >= 1`` is ``s in [1 + (k-1) B, 1 + k B)`` (clipped to ``T``)."""
     nB = 1 + max(1, math.ceil(T / B))
     lo = np.array([0] + [1 + (k - 1) * B for k in range(1, nB)])
@@ -45,10 +46,28 @@ def block_edges(T: int, B: int) -> np.ndarray:
     return np.stack([lo, hi])
 
 
-def state_bytes(S: int, T: int, N: int, W: int, B: int, itemsize: int, noise: str = "conditional") -> int:
+def growing_block_edges(T: int, first: int = 8, growth: float = 0.25) -> np.ndarray:
+    """Blocks that grow with the perturbation time: block 0 is ``{0}``, then block ``[s, s + max(first,
+    ceil(growth s)))`` from ``s = 1`` on (clipped to ``T``).  The responses vary fastest early (the lazy phase and
+    the first drop) and slowly on the plateaus, so early blocks are short and late ones long: 7 blocks at
+    ``T = 48``, 13 at 200, 16 at 400, 20 at 800."""
+    lo, hi, s = [0], [1], 1
+    while s < T:
+        size = max(first, math.ceil(growth * s))
+        lo.append(s)
+        hi.append(min(T + 1, s + size))
+        s += size
+    if len(lo) == 1:  # T <= 1: one (empty) block, as block_edges gives
+        lo.append(1)
+        hi.append(min(T + 1, 1 + first))
+    return np.stack([np.array(lo), np.array(hi)])
+
+
+def state_bytes(S: int, T: int, N: int, W: int, edges, itemsize: int, noise: str = "conditional") -> int:
     """Bytes of the per-sample state (tangent buffers, the float64 signal history, the ``K`` history) plus the
-    noise source (``Xi^T``, or the draws ``Z`` and the float64 Gram factor)."""
-    nB = block_edges(T, B).shape[1]
+    noise source (``Xi^T``, or the draws ``Z`` and the float64 Gram factor); ``edges`` as from
+    :func:`block_edges`."""
+    nB = np.asarray(edges).shape[1]
     packed = sum(nB - _first_sum_block(k) for k in range(nB))
     per_sample = (N * N * (W * (W + 1) + nB * (W + 1) + packed) + T * N) * itemsize + T * N * 8
     mix = S * S * itemsize if noise == "stored" else S * T * N * itemsize + (T * N) ** 2 * 8

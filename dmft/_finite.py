@@ -478,7 +478,7 @@ def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig, histories: boo
 
     hd = jnp.dtype(sc.jac_dtype)
     W = min(sc.window, p.T)
-    edges = _blocked.block_edges(p.T, sc.block_for(p.T))
+    edges = sc.block_edges(p.T)
     samples = _samples(cfg, sc)
     st = _blocked.march(samples, _mixer(sc, p.T, p.N, hd), p, sc.cv, W, tuple(map(tuple, edges.tolist())),
                         sc.noise, histories)
@@ -494,7 +494,7 @@ def state_gb(p: ModelConfig, sc: SolverConfig) -> float:
     if sc.responses == "blocked":
         from dmft._blocked import state_bytes
 
-        return state_bytes(sc.S, p.T, p.N, min(sc.window, p.T), sc.block_for(p.T), item, sc.noise) / 1e9
+        return state_bytes(sc.S, p.T, p.N, min(sc.window, p.T), sc.block_edges(p.T), item, sc.noise) / 1e9
     rows = sc.S if sc.method == "march" else min(sc.S, sc.chunk)
     mix = sc.S * sc.S * 8 if sc.noise == "stored" else sc.S * p.T * p.N * 8 + (p.T * p.N) ** 2 * 8
     return (rows * p.T ** 2 * p.N ** 2 * item + mix + 3 * sc.S * p.T * p.N * 8) / 1e9

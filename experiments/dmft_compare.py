@@ -63,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
                     help="response estimator (default: blocked for march, pathwise for picard, the only one it has)")
     th.add_argument("--window", type=int, default=sd.window, help=f"exact-lag window of 'blocked' (default {sd.window})")
     th.add_argument("--block", type=int, default=sd.block,
-                    help="block size of 'blocked' (default: max(8, ceil(sqrt(1.5 T))), SolverConfig.block_for)")
+                    help="uniform block size of 'blocked' (default: blocks growing with time, 8 steps early, "
+                         "SolverConfig.block_edges)")
     th.add_argument("--noise", choices=("conditional", "stored"), default=sd.noise,
                     help=f"weight noise Xi^T g: its exact conditional law (no S x S matrix) or the spec's stored Xi "
                          f"(default {sd.noise}; same law, different random numbers)")

@@ -123,4 +123,22 @@ def test_state_bytes_counts_the_packed_sums():
     nbytes = lambda tree: sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree))
     per_sample = nbytes([big[k] for k in ("g", "K", "Jwin", "Yroll", "Ysum")])
     expected = per_sample + S * T * N * 4 + (T * N) ** 2 * 8  # + the conditional draws Z and the Gram factor
-    assert _blocked.state_bytes(S, T, N, W, B, 4) == expected
+    assert _blocked.state_bytes(S, T, N, W, edges, 4) == expected
+
+
+@pytest.mark.parametrize("T", [1, 2, 9, 48, 200, 400, 1000])
+def test_growing_blocks_tile_the_perturbation_times(T):
+    """Default blocks: {0}, then contiguous blocks covering every s in [1, T), 8 steps long while s < 32, never
+    shorter than a quarter of their start, and few (the block sums cost n_B^2 per sample)."""
+    from dmft._blocked import growing_block_edges
+
+    lo, hi = growing_block_edges(T)
+    assert (lo[0], hi[0]) == (0, 1)
+    assert lo[1] == 1 and np.all(lo[2:] == hi[1:-1]) and hi[-1] >= T
+    sizes = hi[1:] - lo[1:]
+    full = hi[1:] <= T  # the last block may be clipped
+    assert np.all(sizes[full] >= np.maximum(8, np.ceil(0.25 * lo[1:][full])))
+    assert np.all(sizes[(lo[1:] < 32) & full] == 8)
+    assert len(lo) <= 2 + 4 * np.log(max(T, 2))
+    assert SolverConfig().block_edges(T).tolist() == [lo.tolist(), hi.tolist()]
+    assert SolverConfig(block=5).block_edges(T).shape[1] == 1 + max(1, -(-T // 5))
