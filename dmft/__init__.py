@@ -12,12 +12,12 @@ from dmft._config import ModelConfig, SolverConfig, authors_step_to_time, defaul
 from dmft._errors import ConfigError, DMFTConvergenceError
 from dmft._finite import solve_dmft
 from dmft._gap import first_order_gap
-from dmft._losses import online_coeffs, closed_form_test_loss
+from dmft._losses import online_coeffs, closed_form_test_loss, ntk_alignment
 from dmft._online import online_arrays, solve_online, solve_online_ode
 from dmft._result import DMFTResult
 
 __all__ = [
     "ModelConfig", "SolverConfig", "authors_step_to_time", "default_m0", "ConfigError", "DMFTConvergenceError",
-    "solve_dmft", "first_order_gap", "online_coeffs", "closed_form_test_loss", "online_arrays", "solve_online",
-    "solve_online_ode", "DMFTResult",
+    "solve_dmft", "first_order_gap", "online_coeffs", "closed_form_test_loss", "ntk_alignment", "online_arrays",
+    "solve_online", "solve_online_ode", "DMFTResult",
 ]

@@ -2,7 +2,8 @@
 
 ``joint_cov`` builds ``Sigma = Cov(theta^t, theta^0, h*)`` from the overlaps; ``closed_form_test_loss`` is the exact
 ``E (f~ - y)^2`` for a fresh input; ``online_coeffs`` are the Gaussian averages ``A = E dG/dh^t``,
-``B = E dG/dh^0``, ``c = E dG/dh*`` of the gradient signal ``G = -kappa Delta phi'(h^t)``.
+``B = E dG/dh^0``, ``c = E dG/dh*`` of the gradient signal ``G = -kappa Delta phi'(h^t)``; ``ntk_alignment`` is the population CKA of the
+current NTK with the target.
 All functions are pure ``jax.numpy`` and follow the dtype of their inputs.
 """
 from __future__ import annotations
@@ -67,3 +68,20 @@ def target(hstar, p):
 
 def dtarget(hstar, p):
     return p.c1 + 2.0 * p.c2 * hstar
+
+
+def ntk_alignment(m, Q, p):
+    """Population kernel-target alignment of the *current* NTK, ``sqrt(D) * CKA`` at leading order in 1/D.
+
+    CKA is the paper's ``ybar^T K_c ybar / (||K_c||_F ||ybar||^2)`` on n -> infinity fresh inputs (off-diagonal
+    pairs dominate; the one-sided and the Cortes centring agree at this order), against the noise-free target
+    ``y - E y`` of ``p`` (``c1``, ``c2``, ``rho``, ``eps`` used).  With ``K(x, x') = (alpha/N)^2 (x.x'/D)
+    sum_k phi'(h_k) phi'(h'_k)`` the Gaussian moments give
+    ``sqrt(D) CKA = rho mean_k (c1 + 2 c2 eps m_k)^2 / (Var y * sqrt(N^-2 sum_kl (1 + eps^2 Q_kl)^2))`` with
+    ``Var y = c1^2 rho + 2 c2^2 rho^2``.  ``m``: ``(..., N)``, ``Q``: ``(..., N, N)``; broadcasts over leading axes.
+    """
+    N = m.shape[-1]
+    num = p.rho * jnp.mean((p.c1 + 2.0 * p.c2 * p.eps * m) ** 2, axis=-1)
+    var_y = p.c1 ** 2 * p.rho + 2.0 * p.c2 ** 2 * p.rho ** 2
+    kernel_norm = jnp.sqrt(jnp.sum((1.0 + p.eps ** 2 * Q) ** 2, axis=(-2, -1))) / N
+    return num / (var_y * kernel_norm)

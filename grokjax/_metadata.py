@@ -118,6 +118,8 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "first_order_gap": ("first-order train-test gap", "1", "the 1/a train - test gap of dmft.first_order_gap"),
     "feature_alignment": ("feature alignment", "1",
                           "cosine of (W_t^T W_t - W_0^T W_0) with beta beta^T, from the DMFT overlaps m, Q, C(t,0)"),
+    "ntk_alignment": ("NTK alignment", "1",
+                      "sqrt(D) x population CKA (paper's one-sided centring) of the current NTK with the target, from m, Q"),
     "a": ("sample ratio a = P/D", "1", "number of training points per input dimension"),
     "eta": ("DMFT learning rate eta", "1", "GD W <- W - dt (eta D/alpha^2) grad L (DMFT convention)"),
     "dt": ("DMFT time step dt", "DMFT time", "one simulator GD step is dt of DMFT time"),
