@@ -252,7 +252,8 @@ def _run_fig4b(size, quiet):
 
 
 def _dip(curve):
-    """(start, min, end, index of min) of a curve from its first step on; it dips if the min is interior."""
+    """``(start, min, end, index of min, dips)`` of a curve from its first step on; ``dips``: the min is interior
+    and below both ends."""
     c = curve[1:]
     i = int(np.nanargmin(c))
     return float(c[0]), float(c[i]), float(c[-1]), i, bool(0 < i < len(c) - 1 and c[0] > c[i] and c[-1] > c[i])
