@@ -79,8 +79,12 @@ def ntk_alignment(m, Q, p):
     sum_k phi'(h_k) phi'(h'_k)`` the Gaussian moments give
     ``sqrt(D) CKA = rho mean_k (c1 + 2 c2 eps m_k)^2 / (Var y * sqrt(N^-2 sum_kl (1 + eps^2 Q_kl)^2))`` with
     ``Var y = c1^2 rho + 2 c2^2 rho^2``.  ``m``: ``(..., N)``, ``Q``: ``(..., N, N)``; broadcasts over leading axes.
+    Follows the input dtype (float64 needs x64 enabled).  Mismatched shapes raise ``ValueError``.
     """
     N = m.shape[-1]
+    if Q.ndim < 2 or Q.shape[-2:] != (N, N):
+        raise ValueError(f"ntk_alignment: Q must have shape (..., {N}, {N}) to match m {tuple(m.shape)}, "
+                         f"got {tuple(Q.shape)}")
     num = p.rho * jnp.mean((p.c1 + 2.0 * p.c2 * p.eps * m) ** 2, axis=-1)
     var_y = p.c1 ** 2 * p.rho + 2.0 * p.c2 ** 2 * p.rho ** 2
     kernel_norm = jnp.sqrt(jnp.sum((1.0 + p.eps ** 2 * Q) ** 2, axis=(-2, -1))) / N

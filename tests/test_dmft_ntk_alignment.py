@@ -59,3 +59,11 @@ def test_ntk_alignment_broadcasts_over_time():
     got = ntk_alignment(m, Q, p)
     each = [float(ntk_alignment(m[k], Q[k], p)) for k in range(3)]
     assert got.shape == (3,) and np.allclose(got, each) and float(got[2]) == 0.0
+
+
+def test_ntk_alignment_refuses_mismatched_shapes():
+    p = ModelConfig(N=2, a=4.0, alpha=1.0, eps=0.5)
+    with pytest.raises(ValueError, match="Q must have shape"):
+        ntk_alignment(jnp.zeros(3), jnp.eye(2), p)
+    with pytest.raises(ValueError, match="Q must have shape"):
+        ntk_alignment(jnp.zeros(2), jnp.zeros(2), p)
