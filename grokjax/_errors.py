@@ -1,4 +1,4 @@
-"""Error types shared by the whole package."""
+"""Error types shared by the whole package (and by ``dmft``, which re-exports :class:`ConfigError`)."""
 from __future__ import annotations
 
 
@@ -17,3 +17,8 @@ def require(condition: bool, field: str, message: str) -> None:
     """Raise :class:`ConfigError` for ``field`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(field, message)
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint file that does not prove to belong to this run (another sweep, another chunk, corrupt,
+    truncated, empty) and is recomputed instead of reused; the CLI prints it as one line."""

@@ -194,7 +194,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings() -> None:
+    """Checkpoint warnings (a chunk recomputed instead of reused) print as one line, without source location."""
+    import warnings
+
+    from grokjax._errors import CheckpointWarning
+
+    original = warnings.showwarning
+    if getattr(original, "_grokjax_one_line", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CheckpointWarning):
+            print(f"grokjax: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    show._grokjax_one_line = True
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; SIGINT / SIGTERM end it with one line and exit 130 / 143 (grokjax._interrupt)."""
+    from grokjax._interrupt import handled
+
+    _one_line_warnings()
+    with handled():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "run":
