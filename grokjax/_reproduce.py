@@ -4,7 +4,9 @@ Each figure module registered under the ``grokjax.figures`` entry-point group is
 raises, or an unknown name in ``only`` becomes an ERROR row and the run goes on. The table (figure, claim,
 measured numbers, verdict, wall time) is printed and written atomically to ``<out_dir>/CLAIMS.md`` after every
 figure, so an interrupted run still leaves the rows it finished. Rows are also kept in ``CLAIMS.json``: re-running
-a subset (``--only``) at the same size replaces those rows and keeps the others.
+a subset (``--only``) at the same size replaces those rows and keeps the others. A claims table that cannot be
+merged (``CLAIMS.json`` of another size, unreadable, or missing beside an existing ``CLAIMS.md``) is refused before
+any figure runs (:class:`grokjax.ConfigError` on ``out``) unless ``overwrite``: a table never shrinks silently.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from grokjax.store import atomic_write_bytes
+from grokjax._errors import ConfigError
+from grokjax.store import atomic_write_bytes, check_writable
 
 
 @dataclass
@@ -71,20 +74,47 @@ def render(rows: Sequence[Row], size: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequence[str] | None = None,
-              quiet: bool = False) -> int:
-    """Run every figure (or those named in ``only``) at ``size``; print and write ``<out_dir>/CLAIMS.md``."""
+def existing_rows(out_dir: str | Path, size: str, overwrite: bool = False) -> list[Row]:
+    """The rows of the claims table already in ``out_dir`` (to merge new rows into), checked before compute:
+    a table of another size, an unreadable ``CLAIMS.json``, or a ``CLAIMS.md`` without its ``CLAIMS.json`` is
+    refused (``ConfigError`` on ``out``) unless ``overwrite`` (then it is replaced)."""
     out_dir = Path(out_dir)
+    path, store = out_dir / "CLAIMS.md", out_dir / "CLAIMS.json"
+    for target in (path, store):
+        check_writable(target, "out", overwrite=True)
+    hint = "; pass --overwrite to replace it, or choose another --out"
+    if not store.exists():
+        if path.exists() and not overwrite:
+            raise ConfigError("out", f"{path} exists without its CLAIMS.json, so its rows cannot be kept{hint}")
+        return []
+    try:
+        saved = json.loads(store.read_text())
+        rows = [Row(**r) for r in saved["rows"]]
+        saved_size = saved["size"]
+    except Exception as exc:  # noqa: BLE001 - JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError
+        if overwrite:
+            return []
+        raise ConfigError("out", f"{store} is unreadable ({type(exc).__name__}), so its rows cannot be kept{hint}") \
+            from None
+    if saved_size != size:
+        if overwrite:
+            return []
+        raise ConfigError("out", f"{store} holds {len(rows)} rows of size {saved_size!r}, not {size!r}{hint}")
+    return rows
+
+
+def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequence[str] | None = None,
+              quiet: bool = False, overwrite: bool = False) -> int:
+    """Run every figure (or those named in ``only``) at ``size``; print and write ``<out_dir>/CLAIMS.md``, merging
+    the rows into an existing table of the same size (see :func:`existing_rows`)."""
+    out_dir = Path(out_dir)
+    previous = existing_rows(out_dir, size, overwrite)  # before any compute
     out_dir.mkdir(parents=True, exist_ok=True)
     makers, rows = discover()
     names = list(only) if only else list(makers)
     path = out_dir / "CLAIMS.md"
     store = out_dir / "CLAIMS.json"
-    kept: list[Row] = []
-    if only and store.exists():  # re-running a subset keeps the other figures' rows of the same size
-        saved = json.loads(store.read_text())
-        if saved.get("size") == size:
-            kept = [Row(**r) for r in saved["rows"] if r["figure"] not in names]
+    kept = [r for r in previous if r.figure not in names]  # the other figures' rows stay
 
     def write(current: list[Row]) -> str:
         order = {n: i for i, n in enumerate(makers)}

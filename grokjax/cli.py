@@ -64,6 +64,9 @@ def _cmd_run(argv: list[str]) -> int:
 
         check_writable(args.out, "out", overwrite=args.overwrite)
         checkpoint_dir = getattr(config, "checkpoint_dir", "")
+        from grokjax._outputs import check_distinct
+
+        check_distinct({"out": args.out}, folders={"checkpoint_dir": checkpoint_dir})
         if checkpoint_dir:
             check_writable(checkpoint_dir, "checkpoint_dir", directory=True)
     except ConfigError as exc:
@@ -148,7 +151,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from grokjax.store import check_writable
 
     check_writable(out, "out", directory=True)
-    return reproduce(size=args.size, out_dir=out, only=args.only, quiet=args.quiet)
+    from grokjax._reproduce import existing_rows
+
+    existing_rows(out, args.size, args.overwrite)  # a claims table that cannot be merged: refused before compute
+    return reproduce(size=args.size, out_dir=out, only=args.only, quiet=args.quiet, overwrite=args.overwrite)
 
 
 def _cmd_compare(argv: list[str]) -> int:
@@ -190,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--only", nargs="+", default=None, metavar="NAME",
                      help="only these figures, space-separated (default: all)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.add_argument("--overwrite", action="store_true", help="replace a claims table in --out that cannot be merged "
+                     "(another size, unreadable) instead of refusing (default: merge rows, or refuse)")
     sub.add_parser("list", help="list tasks and figures")
     return parser
 

@@ -177,8 +177,11 @@ def _atomic_target(path: Path) -> Iterator[str]:
     """A temporary file name in ``path``'s folder to write to; renamed onto ``path`` if the block succeeds,
     removed if it fails (so a killed or failed write never leaves a half file at ``path``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    from grokjax import _interrupt
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    _interrupt.track(tmp)  # removed if the process is interrupted (SIGINT / SIGTERM) while writing
     try:
         yield tmp
         os.chmod(tmp, 0o644)
@@ -187,6 +190,8 @@ def _atomic_target(path: Path) -> Iterator[str]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    finally:
+        _interrupt.untrack(tmp)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
