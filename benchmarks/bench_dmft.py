@@ -3,6 +3,7 @@
     python benchmarks/bench_dmft.py                       # both tables (about 15 min on 2 cores)
     python benchmarks/bench_dmft.py --only compare        # new vs old at equal S, T, N
     python benchmarks/bench_dmft.py --only scaling --S 2000,8000 --T 48,200
+    python benchmarks/bench_dmft.py --tiny                # every code path in seconds (tests/test_benchmarks.py)
 
 Rows (N = 4, set-A physics a = 8, alpha = 2, eps = 0.5, dt = 0.25, float32 tangents unless named):
 
@@ -37,17 +38,18 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 from dmft import ModelConfig, SolverConfig, solve_dmft
-from dmft._finite import state_gb
+from dmft import state_gb
 S, T, N, save, settings = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], json.loads(sys.argv[5])
+ahead = settings.pop("compile_ahead", False)  # force the one-solve branch (the tiny mode exercises it)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 p = ModelConfig(N=N, T=T, a=8.0, alpha=2.0, eps=0.5, dt=0.25)
 sc = SolverConfig(S=S, memory_gb=64, **settings)
-repeat = S * T <= 8000 * 200 or sc.responses == "pathwise"
+repeat = not ahead and (S * T <= 8000 * 200 or sc.responses == "pathwise")
 if repeat:
     t0 = time.perf_counter(); r = solve_dmft(p, sc); first = time.perf_counter() - t0
     t0 = time.perf_counter(); r = solve_dmft(p, sc); solve = time.perf_counter() - t0
 else:  # one solve only: the step functions compiled first, on shapes alone (as the march itself does)
-    from dmft import _blocked, _finite
+    from dmft import _blocked, _sampled
     from dmft._params import to_params
     with jax.enable_x64(True):
         pp = to_params(p); W = min(sc.window, T); edges = sc.block_edges(T)
@@ -55,7 +57,7 @@ else:  # one solve only: the step functions compiled first, on shapes alone (as 
         shapes = jax.eval_shape(lambda q: _blocked.init_state(q, S, W, edges, np.float32), pp)
         mixer = jax.ShapeDtypeStruct((S, S) if sc.noise == "stored" else (S, T * N), np.float32)
         t0 = time.perf_counter()
-        _blocked._compile_ahead(shapes, _finite._samples(p, sc), mixer, pp, sc.cv, W, E, sc.noise)
+        _blocked._compile_ahead(shapes, _sampled._samples(p, sc), mixer, pp, sc.cv, W, E, sc.noise)
         compile_s = time.perf_counter() - t0
     t0 = time.perf_counter(); r = solve_dmft(p, sc); solve = time.perf_counter() - t0
     first = compile_s + solve
@@ -108,7 +110,14 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", type=str, default="4000:48,2000:120",
                     help="comparison points S:T (default 4000:48 and 2000:120, the largest T the old solver fits in "
                          "a few GB here)")
+    ap.add_argument("--tiny", action="store_true",
+                    help="one comparison point (S=200, T=8, N=2; path f32 and new) and one scaling point through the "
+                         "compile-ahead branch: checks that the benchmark runs (timings meaningless); exit 1 if a "
+                         "point fails")
     args = ap.parse_args(argv)
+    if args.tiny:
+        args.N, args.S, args.T, args.compare = 2, [200], [8], "200:8"
+    failed = 0
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     sd = SolverConfig()
@@ -125,13 +134,15 @@ def main(argv=None) -> int:
             S, T = (int(v) for v in point.split(":"))
             with tempfile.TemporaryDirectory() as tmp:
                 old64 = None
-                if S * T * T <= 4000 * 48 * 48:  # the old default (float64 tangents) where it fits comfortably
+                if S * T * T <= 4000 * 48 * 48 and not args.tiny:  # the old default (float64) where it fits
                     old64, err64 = _run(S, T, args.N, OLD, env)
                     print(_row("old f64", S, T, old64, err64), flush=True)
+                    failed += old64 is None
                 old, err_old = _run(S, T, args.N, PATH32, env, f"{tmp}/old.npz")
                 print(_row("path f32", S, T, old, err_old), flush=True)
                 new, err_new = _run(S, T, args.N, NEW, env, f"{tmp}/new.npz")
                 extra = ""
+                failed += (old is None) + (new is None)
                 if old and new:
                     a, b = np.load(f"{tmp}/old.npz"), np.load(f"{tmp}/new.npz")
                     vs_old = f"{old64['solve'] / new['solve']:>6.1f}x" if old64 else f"{'':>7}"
@@ -147,12 +158,15 @@ def main(argv=None) -> int:
             for T in args.T:
                 for S in args.S:
                     settings = {} if B is None else dict(block=B)
-                    r, err = _run(S, T, args.N, settings, env)
+                    r, err = _run(S, T, args.N, dict(settings, compile_ahead=True) if args.tiny else settings, env)
+                    failed += r is None
                     label = "new" if B is None else f"block {B}"
                     print(_row(label, S, T, r, err, f" {SolverConfig(**settings).block_edges(T).shape[1]:>6}"), flush=True)
                     device = (r or {}).get("device", device)
     print(f"device: {device}")
-    return 0
+    if failed:
+        print(f"{failed} point(s) failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

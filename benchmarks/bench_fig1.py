@@ -4,6 +4,7 @@ loop in weight space, linearised model by jax.linearize, empirical NTK by Jacobi
 same process, on the same data and initialisation; checks that the curves agree.
 
     python benchmarks/bench_fig1.py [--steps 2000] [--dtype float32]
+    python benchmarks/bench_fig1.py --tiny      # every code path in seconds (tests/test_benchmarks.py runs it)
 
 Both pipelines run ``--steps`` steps (default 2 000, i.e. 20 alignment evaluations) and the full 10^5-step
 time is extrapolated from the measured per-step rates (both costs are linear in the number of steps).
@@ -71,11 +72,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--every", type=int, default=100)
+    parser.add_argument("--tiny", action="store_true",
+                        help="20 steps at D=8, N=16, 20 test points (checks that the benchmark runs; timings meaningless)")
     args = parser.parse_args(argv)
-    cfg = gj.PolyConfig(D=100, N=500, P=550, P_test=1000, alpha=1.0, eps=0.02, eta0=1.0, steps=args.steps,
-                        n_log=args.steps // args.every, log_schedule="linear", n_align=1000,
+    shape = dict(D=100, N=500, P=550, P_test=1000)
+    if args.tiny:
+        shape, args.steps, args.every = dict(D=8, N=16, P=20, P_test=20), 20, 10
+    cfg = gj.PolyConfig(**shape, alpha=1.0, eps=0.02, eta0=1.0, steps=args.steps,
+                        n_log=args.steps // args.every, log_schedule="linear", n_align=shape["P_test"],
                         kernel_regression=False, engine="reduced")
-    peak = matmul_peak_flops()
+    n_test = cfg.n_align
+    peak = matmul_peak_flops(*((128, 1) if args.tiny else ()))
     gj.run_single(cfg)  # compile
     start = time.perf_counter()
     ours = gj.run_single(cfg)
@@ -86,9 +93,9 @@ def main(argv=None):
     full = 100_000 / args.steps
     n_align_evals = cfg.steps // args.every + 1
     reduced_flop = 2 * (gj.step_cost(cfg)["reduced"] * cfg.steps  # 2 FLOP per multiply-add
-                        + n_align_evals * (2 * 1000**2 * cfg.D + 1000 * cfg.D**2))  # closed-form NTK on 1000 points
+                        + n_align_evals * (2 * n_test**2 * cfg.D + n_test * cfg.D**2))  # closed-form NTK
     jac_flop = 2 * (gj.step_cost(cfg.replace(engine="weights"))["weights"] * cfg.steps
-                    + n_align_evals * 1000**2 * cfg.N * cfg.D)  # Jacobian NTK: J J^T
+                    + n_align_evals * n_test**2 * cfg.N * cfg.D)  # Jacobian NTK: J J^T
     rows = [
         {"pipeline": "grokjax reduced engine (one compiled run)", "seconds": ours_s,
          "projected 1e5 steps (s)": ours_s * full, "GFLOP/s": reduced_flop / ours_s / 1e9},
@@ -96,7 +103,7 @@ def main(argv=None):
          "projected 1e5 steps (s)": theirs_s * full, "GFLOP/s": jac_flop / theirs_s / 1e9},
     ]
     print(f"device: {jax.devices()[0].device_kind}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s; "
-          f"{args.steps} steps, alignment every {args.every} steps on 1000 test points")
+          f"{args.steps} steps, alignment every {args.every} steps on {n_test} test points")
     print(table(rows, ["pipeline", "seconds", "projected 1e5 steps (s)", "GFLOP/s"]))
     print(f"speed-up: {theirs_s / ours_s:.1f}x (FLOP ratio {jac_flop / reduced_flop:.1f}x)")
     print("max relative difference of the curves (grokjax vs authors-style): "

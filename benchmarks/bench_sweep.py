@@ -2,6 +2,7 @@
 run one at a time by a jitted per-step Python loop (the authors' notebook style), in the same process.
 
     python benchmarks/bench_sweep.py [--steps 2000]
+    python benchmarks/bench_sweep.py --tiny      # every code path in seconds (tests/test_benchmarks.py runs it)
 
 Reports configs x steps per second for both, the speed-up, and the achieved FLOP/s of the vmapped weight-space
 sweep against the machine's measured float32 matmul peak (the weight engine performs ~12 P N D FLOP per step:
@@ -62,16 +63,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--sizes", default="small,fig1", help="comma list of: small, fig1")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a 2 x 2 sweep of 10 steps at D=8, N=8 (checks that the benchmark runs; timings meaningless)")
     args = parser.parse_args(argv)
     sizes = {"small": dict(D=20, N=40, P=110, P_test=200), "fig1": dict(D=100, N=500, P=550, P_test=1000)}
-    peak = matmul_peak_flops()
+    alphas, epss = ALPHAS, EPSS
+    if args.tiny:
+        sizes = {"small": dict(D=8, N=8, P=20, P_test=20)}
+        args.sizes, args.steps, alphas, epss = "small", 10, ALPHAS[:2], EPSS[:2]
+    peak = matmul_peak_flops(*((128, 1) if args.tiny else ()))
     print(f"device: {jax.devices()[0].device_kind}; measured float32 matmul peak: {peak / 1e9:.1f} GFLOP/s")
     rows = []
     for name in args.sizes.split(","):
         steps = args.steps if name == "small" else max(50, args.steps // 10)
-        base = gj.PolyConfig(**sizes[name], steps=steps, n_log=20, n_align=0, kernel_regression=False)
-        sweep = {"alpha": ALPHAS, "eps": EPSS}
-        n_cfg = len(ALPHAS) * len(EPSS)
+        base = gj.PolyConfig(**sizes[name], steps=steps, n_log=min(20, steps), n_align=0, kernel_regression=False)
+        sweep = {"alpha": alphas, "eps": epss}
+        n_cfg = len(alphas) * len(epss)
         flop_per_step = 12.0 * base.P * base.N * base.D
         for engine in ("weights", "reduced"):
             cfg = base.replace(engine=engine)
@@ -85,10 +92,10 @@ def main(argv=None):
                          "config-steps/s": rate,
                          "GFLOP/s (weight-FLOP)": rate * flop_per_step / 1e9,
                          "% of peak": 100 * rate * flop_per_step / peak if engine == "weights" else ""})
-        per_config_loop(base.replace(steps=2), 1.0, 0.1)  # warm-up
+        per_config_loop(base.replace(steps=2, n_log=2), 1.0, 0.1)  # warm-up (n_log <= steps)
         start = time.perf_counter()
-        for alpha in ALPHAS:
-            for eps in EPSS:
+        for alpha in alphas:
+            for eps in epss:
                 per_config_loop(base, alpha, eps)
         seconds = time.perf_counter() - start
         rate = n_cfg * steps / seconds

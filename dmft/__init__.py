@@ -7,10 +7,16 @@ target ``y = c0 + c1 h* + c2 h*^2``, loss ``(1/2P) sum (f~ - y)^2``, GD
 authors' code (``lr = eta0 N/alpha^2``, loss without 1/2) is ``dt = 2 eta0 N/(eta D)``.
 Reported losses are plain MSE.  Everything is computed in float64 (scoped ``jax.enable_x64``).
 Importable without ``grokjax``.
+
+Theory against simulation (``dmft._agreement``): :func:`solve_seeds` (the DMFT over Monte-Carlo seeds),
+:func:`seed_arrays`, :func:`agreement` (simultaneous band over t, and the pointwise rule),
+:func:`agreement_verdict`, :func:`agreement_table`; :func:`state_gb` estimates a solve's memory.
 """
+from dmft._agreement import (CURVES, agreement, agreement_table, agreement_verdict, seed_arrays, sim_curves,
+                             solve_seeds, theory_curves)
 from dmft._config import ModelConfig, SolverConfig, authors_step_to_time, default_m0
 from dmft._errors import ConfigError, DMFTConvergenceError
-from dmft._finite import solve_dmft
+from dmft._finite import solve_dmft, state_gb
 from dmft._gap import first_order_gap
 from dmft._losses import online_coeffs, closed_form_test_loss, ntk_alignment
 from dmft._online import online_arrays, solve_online, solve_online_ode
@@ -19,5 +25,7 @@ from dmft._result import DMFTResult
 __all__ = [
     "ModelConfig", "SolverConfig", "authors_step_to_time", "default_m0", "ConfigError", "DMFTConvergenceError",
     "solve_dmft", "first_order_gap", "online_coeffs", "closed_form_test_loss", "ntk_alignment", "online_arrays",
-    "solve_online", "solve_online_ode", "DMFTResult",
+    "solve_online", "solve_online_ode", "DMFTResult", "state_gb",
+    "CURVES", "agreement", "agreement_table", "agreement_verdict", "seed_arrays", "sim_curves", "solve_seeds",
+    "theory_curves",
 ]

@@ -32,35 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from dmft import _heap, _noise
-from dmft._finite import (_cg_row, _cg_set_row, _cv_estimate, _jac_parts, _moments, _rw_set_row, _weight_row,
-                          record_losses)
+from dmft._blocks import block_edges, growing_block_edges  # noqa: F401  (the blocks this estimator uses)
 from dmft._losses import dtarget, online_coeffs
-
-
-def block_edges(T: int, B: int) -> np.ndarray:
-    """Start ``lo[k]`` and end ``hi[k]`` (exclusive) of uniform perturbation-time blocks: block 0 is ``{0}``, block
-    ``k >= 1`` is ``s in [1 + (k-1) B, 1 + k B)`` (clipped to ``T``)."""
-    nB = 1 + max(1, math.ceil(T / B))
-    lo = np.array([0] + [1 + (k - 1) * B for k in range(1, nB)])
-    hi = np.array([1] + [min(T + 1, 1 + k * B) for k in range(1, nB)])
-    return np.stack([lo, hi])
-
-
-def growing_block_edges(T: int, first: int = 8, growth: float = 0.25) -> np.ndarray:
-    """Blocks that grow with the perturbation time: block 0 is ``{0}``, then block ``[s, s + max(first,
-    ceil(growth s)))`` from ``s = 1`` on (clipped to ``T``).  The responses vary fastest early (the lazy phase and
-    the first drop) and slowly on the plateaus, so early blocks are short and late ones long: 7 blocks at
-    ``T = 48``, 13 at 200, 16 at 400, 20 at 800."""
-    lo, hi, s = [0], [1], 1
-    while s < T:
-        size = max(first, math.ceil(growth * s))
-        lo.append(s)
-        hi.append(min(T + 1, s + size))
-        s += size
-    if len(lo) == 1:  # T <= 1: one (empty) block, as block_edges gives
-        lo.append(1)
-        hi.append(min(T + 1, 1 + first))
-    return np.stack([np.array(lo), np.array(hi)])
+from dmft._sampled import (_cg_row, _cg_set_row, _cv_estimate, _jac_parts, _moments, _rw_set_row, _weight_row,
+                           record_losses)
 
 
 def state_bytes(S: int, T: int, N: int, W: int, edges, itemsize: int, noise: str = "conditional") -> int:
@@ -137,7 +112,7 @@ def _step(t, st, big, samples, mixer, p, mode: str, signals: bool, W: int, edges
     # (linear in g), so no history of v is kept
     u = _apply_history(rw_t, big["g"])  # float64 history
     if noise == "stored":
-        mixed = mixer @ u.astype(hd)  # mixer = Xi^T stored row-major (see _finite._full_xi_t)
+        mixed = mixer @ u.astype(hd)  # mixer = Xi^T stored row-major (see _sampled._full_xi_t)
     else:  # Xi^T G R = Z (L^T R), R[(s, j), i] = R_w[t,s]_ij
         R = jnp.transpose(rw_t, (0, 2, 1)).reshape(T * N, N)
         mixed = mixer @ _noise.mixing_coefficients(big["chol"], R).astype(hd)

@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from dmft._config import ModelConfig
-from dmft._finite import _delta
 from dmft._params import to_params
 from dmft._losses import dphi
 from dmft._online import online_arrays
+from dmft._sampled import _delta
 
 
 def _gap_terms(zeta0, hstar, xi, weights, A, B, c, p):

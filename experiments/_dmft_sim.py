@@ -80,12 +80,11 @@ def run(W0, beta, X, y, p):
     """GD in the DMFT conventions from a given problem; observations at steps ``0..T``.
 
     The forward pass is the library's committee machine on ``x / sqrt(D)`` and the step runs on the library's
-    loop (:func:`grokjax._loop.run_logged`, one step per logged interval).  The DMFT step
+    loop (:func:`grokjax.run_logged`, one step per logged interval).  The DMFT step
     ``w_i <- w_i + dt/(a sqrt D) sum_mu g_{i,mu} x_mu`` with ``g = -kappa Delta phi'(h)`` is
     ``W <- W - (dt N kappa / (a alpha)) d/dW [sum_mu Delta_mu f_mu]`` at fixed ``Delta`` (one VJP).
     """
-    from grokjax._loop import run_logged
-    from grokjax._model import committee
+    from grokjax import committee, run_logged
 
     N, dt, a = p.N, p.dt, p.a
     D = X.shape[1]

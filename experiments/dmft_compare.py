@@ -4,7 +4,7 @@ Runs the simulation (``experiments._dmft_sim``) at each ``D`` over ``--seeds`` s
 ``--dmft-seeds`` independent Monte-Carlo seeds; and/or the online a -> inf limit) with matched parameters,
 then prints, per D and curve, ``max_t |DMFT - sim|`` beside the simulation's standard error (SEM) and the
 DMFT's Monte-Carlo spread (standard error over its seeds).  The verdict is a simultaneous 95 % band over t
-(:func:`agreement`: ``max_t |DMFT - sim| / se_t`` against its bootstrap-t null quantile); the pointwise rule
+(:func:`dmft.agreement`: ``max_t |DMFT - sim| / se_t`` against its bootstrap-t null quantile); the pointwise rule
 ``|DMFT - sim|(t) <= 2 SEM(t) + spread(t)`` at every t > 0 is printed beside it ("2SEM ratio").
 Time axis: ``t = step * dt`` (one simulator GD step = dt; authors' code: ``dt = 2 eta0 N/(eta D)``).
 Invalid input exits with code 2 naming the field, before any compute.
@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import sys
 import time
 import warnings
 
 import numpy as np
 
-from dmft import ConfigError, ModelConfig, SolverConfig
-
-CURVES = ("train", "test", "gap")
+from dmft import (CURVES, ConfigError, ModelConfig, SolverConfig, agreement, agreement_table, agreement_verdict,  # noqa: F401
+                  seed_arrays, sim_curves, solve_seeds, state_gb, theory_curves)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,8 +112,6 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
         from experiments._dmft_sim import library_config
 
         library_config(p, 1)  # refuses c1 / sigma
-    from dmft._finite import state_gb
-
     if args.theory != "online" and state_gb(p, sc) > sc.memory_gb:
         raise ConfigError("S", f"the DMFT needs ~{state_gb(p, sc):.2f} GB of per-sample state, more than "
                                f"--memory-gb {sc.memory_gb:g}")
@@ -138,113 +134,6 @@ def _seed_list(seeds) -> list[int]:
     return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
 
 
-def run_theory(p: ModelConfig, sc: SolverConfig, dmft_seeds, theory: str = "finite", quiet: bool = True) -> dict:
-    """DMFT curves: ``{"finite": [DMFTResult per seed], "online": DMFTResult}`` (as requested).
-
-    ``dmft_seeds``: a list of Monte-Carlo seeds, or a count ``k`` meaning ``sc.seed, ..., sc.seed + k - 1``.
-    """
-    from dmft import solve_dmft, solve_online
-
-    seeds = [sc.seed + k for k in range(dmft_seeds)] if isinstance(dmft_seeds, int) else list(dmft_seeds)
-    out = {}
-    if theory in ("finite", "both"):
-        out["finite"] = []
-        for k, seed in enumerate(seeds):
-            t0 = time.time()
-            out["finite"].append(solve_dmft(p, dataclasses.replace(sc, seed=int(seed))))
-            if not quiet:
-                print(f"  DMFT seed {seed} ({k + 1}/{len(seeds)}): {time.time() - t0:.1f} s", flush=True)
-    if theory in ("online", "both"):
-        out["online"] = solve_online(p)
-    return out
-
-
-def theory_curves(results) -> dict:
-    """Mean and Monte-Carlo standard error (over DMFT seeds) of train, test, gap, m."""
-    if not isinstance(results, list):
-        results = [results]
-    out = {}
-    for name in CURVES + ("m",):
-        stack = np.stack([getattr(r, name) for r in results])
-        out[name] = stack.mean(0)
-        out[name + "_spread"] = (stack.std(0, ddof=1) / np.sqrt(len(results)) if len(results) > 1
-                                 else np.zeros_like(stack[0]))
-    return out
-
-
-def sim_curves(sim: dict) -> dict:
-    out = {}
-    n = sim["test"].shape[0]
-    gap = sim["train"] - sim["test"]
-    curves = [("train", sim["train"]), ("test", sim["test"]), ("gap", gap)]
-    if "m" in sim:
-        curves.append(("m", sim["m"]))
-    for name, arr in curves:
-        out[name] = arr.mean(0)
-        out[name + "_sem"] = arr.std(0, ddof=1) / np.sqrt(n)
-        out[name + "_std"] = arr.std(0, ddof=1)
-    return out
-
-
-def seed_arrays(results) -> dict:
-    """Per-seed curves ``{name: (k, T+1)}`` of DMFT results (one per Monte-Carlo seed) or of a simulation dict."""
-    if isinstance(results, dict):
-        return {"train": results["train"], "test": results["test"], "gap": results["train"] - results["test"]}
-    if not isinstance(results, list):
-        results = [results]
-    return {name: np.stack([getattr(r, name) for r in results]) for name in CURVES}
-
-
-_VAR_FLOOR = 1e-24  # (1e-12)^2: below float32 round-off of an O(1) loss, differences are not resolved
-
-
-def _bootstrap_max_t(Y, X, n_boot: int, rng) -> np.ndarray:
-    """Bootstrap-t null law of ``max_t |mean Y - mean X| / se_t`` (seeds resampled with replacement, the
-    standard error recomputed in every resample, so a noisy per-t standard error widens the band)."""
-    n, k = X.shape[0], Y.shape[0]
-    dx, dy = X.mean(0), Y.mean(0)
-    out = []
-    for lo in range(0, n_boot, 500):
-        b = min(500, n_boot - lo)
-        Xs, Ys = X[rng.integers(0, n, (b, n))], Y[rng.integers(0, k, (b, k))]
-        var = Xs.var(1, ddof=1) / n + (Ys.var(1, ddof=1) / k if k > 1 else 0.0)
-        num = np.abs((Ys.mean(1) - dy) - (Xs.mean(1) - dx))
-        out.append(np.max(num / np.sqrt(np.maximum(var, _VAR_FLOOR)), axis=1))
-    return np.concatenate(out)
-
-
-def agreement(theory: dict, sim: dict, level: float = 0.05, n_boot: int = 4000, seed: int = 0) -> dict:
-    """Theory against simulation, per curve, for ``t > 0``; ``theory``/``sim``: ``{name: (seeds, T+1)}``.
-
-    Two rules, both reported:
-
-    * pointwise (``ratio``, ``holds_pointwise``): ``|diff|(t) <= 2 SEM_sim(t) + SEM_dmft(t)`` at every ``t``. With
-      8-16 seeds and ~400 correlated time points even the simulation fails it against an independent copy of
-      itself most of the time (``tests/test_dmft_agreement.py``: ~75 %), so it is not the verdict.
-    * simultaneous (``z_max``, ``q``, ``sim_ratio = z_max / q``, ``holds``): ``z_max = max_t |diff| / se_t`` with
-      ``se_t = sqrt(SEM_sim^2 + SEM_dmft^2)`` must not exceed ``q``, the ``1 - level`` quantile of the same
-      statistic under the null (bootstrap-t over simulation and DMFT seeds): a confidence band for the whole
-      curve at level ``level``, conservative for few seeds. A theory with one seed has no Monte-Carlo error.
-    """
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name in CURVES:
-        Y, X = np.atleast_2d(theory[name])[:, 1:], np.atleast_2d(sim[name])[:, 1:]
-        n, k = X.shape[0], Y.shape[0]
-        diff = np.abs(Y.mean(0) - X.mean(0))
-        sem = X.std(0, ddof=1) / np.sqrt(n)
-        spread = Y.std(0, ddof=1) / np.sqrt(k) if k > 1 else np.zeros_like(sem)
-        band = 2 * sem + spread
-        se = np.sqrt(np.maximum(sem ** 2 + spread ** 2, _VAR_FLOOR))
-        z_max = float(np.max(diff / se))
-        q = float(np.quantile(_bootstrap_max_t(Y, X, n_boot, rng), 1 - level))
-        out[name] = dict(max_diff=float(diff.max()), max_sem=float(sem.max()), max_spread=float(spread.max()),
-                         ratio=float(np.max(diff / np.maximum(band, 1e-12))),
-                         holds_pointwise=bool(np.all(diff <= band)),
-                         z_max=z_max, q=q, sim_ratio=z_max / q, holds=bool(z_max <= q))
-    return out
-
-
 def compare(p: ModelConfig, sc: SolverConfig, Ds, seeds, dmft_seeds=2, theory: str = "finite",
             seed_batch: int = 4, quiet: bool = False, sim: str = "library") -> tuple:
     """Run theory and simulations; returns ``(theory_results, {D: sim dict}, {D: {kind: agreement}})``.
@@ -257,7 +146,7 @@ def compare(p: ModelConfig, sc: SolverConfig, Ds, seeds, dmft_seeds=2, theory: s
     t0 = time.time()
     if not quiet:
         print(f"DMFT ({theory}, S={sc.S}, responses={sc.responses}, T={p.T}) ...", flush=True)
-    th = run_theory(p, sc, dmft_seeds, theory, quiet=quiet)
+    th = solve_seeds(p, sc, dmft_seeds, theory, quiet=quiet)
     if not quiet:
         print(f"theory done in {time.time() - t0:.1f} s", flush=True)
     sims, stats = {}, {}
@@ -270,19 +159,6 @@ def compare(p: ModelConfig, sc: SolverConfig, Ds, seeds, dmft_seeds=2, theory: s
             print(f"simulation D={D} ({len(_seed_list(seeds))} seeds, P={sims[D]['P']}, {sim}) done in "
                   f"{time.time() - t0:.1f} s", flush=True)
     return th, sims, stats
-
-
-def format_table(stats: dict) -> str:
-    """One row per D, theory and curve: max |diff|, the pointwise ratio, and the simultaneous band (verdict)."""
-    lines = [f"{'D':>6} {'theory':>7} {'curve':>6} {'max|diff|':>10} {'max SEM':>9} {'spread':>8} "
-             f"{'2SEM ratio':>10} {'max z':>7} {'band q':>7} {'within band':>11}"]
-    for D, kinds in stats.items():
-        for kind, curves in kinds.items():
-            for name, s in curves.items():
-                lines.append(f"{D:>6} {kind:>7} {name:>6} {s['max_diff']:>10.4f} {s['max_sem']:>9.4f} "
-                             f"{s['max_spread']:>8.4f} {s['ratio']:>10.2f} {s['z_max']:>7.2f} {s['q']:>7.2f} "
-                             f"{str(s['holds']):>11}")
-    return "\n".join(lines)
 
 
 def to_dataset(p: ModelConfig, th: dict, sims: dict):
@@ -332,19 +208,6 @@ def plot(p: ModelConfig, th: dict, sims: dict, path: str) -> None:
     plt.close(fig)
 
 
-def verdict(stats: dict) -> tuple[bool, str]:
-    """Overall verdict of the finite-a theory: every curve at every D inside its simultaneous 95 % band."""
-    rows = [(D, name, s) for D, kinds in stats.items() for name, s in kinds.get("finite", {}).items()]
-    if not rows:
-        return True, "no finite-a theory requested"
-    worst = max(rows, key=lambda r: r[2]["sim_ratio"])
-    ok = all(s["holds"] for _, _, s in rows)
-    return ok, (f"{'AGREES' if ok else 'DISAGREES'}: {sum(s['holds'] for _, _, s in rows)}/{len(rows)} curves inside "
-                f"the simultaneous 95 % band over t; worst max z / q = {worst[2]['sim_ratio']:.2f} ({worst[1]}, "
-                f"D={worst[0]}); pointwise 2 SEM + spread at every t: "
-                f"{sum(s['holds_pointwise'] for _, _, s in rows)}/{len(rows)}")
-
-
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from grokjax import ConfigError as InputError
@@ -362,8 +225,8 @@ def main(argv: list[str]) -> int:
                 warnings.simplefilter("once")
                 th, sims, stats = compare(p, sc, args.D, args.seeds, args.dmft_seeds, args.theory, args.seed_batch,
                                           sim=args.sim)
-            print(format_table(stats))
-            print(verdict(stats)[1])
+            print(agreement_table(stats))
+            print(agreement_verdict(stats)[1])
             if args.out:
                 path = save_dataset(to_dataset(p, th, sims), args.out, overwrite=args.overwrite,
                                     config=dict(model=p, solver=sc, D=list(args.D), seeds=list(args.seeds),

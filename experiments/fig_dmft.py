@@ -24,7 +24,8 @@ import warnings
 
 import numpy as np
 
-from dmft import ModelConfig, SolverConfig, first_order_gap, ntk_alignment, solve_dmft
+from dmft import (ModelConfig, SolverConfig, agreement, first_order_gap, ntk_alignment, seed_arrays, sim_curves,
+                  solve_dmft, solve_seeds)
 from experiments import ClaimCheck
 
 FIGURES = {
@@ -81,7 +82,6 @@ def _var(dims, values, long_name, description, units="1"):
 def _run_fig4(size, quiet):
     import xarray as xr
 
-    from experiments.dmft_compare import run_theory
     from experiments._dmft_sim import simulate
 
     T, D, n_seeds, S, n_dmft = SIZE_PARAMS[size]
@@ -91,7 +91,7 @@ def _run_fig4(size, quiet):
         t0 = time.time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            th = run_theory(p, _solver(S), n_dmft, "both")
+            th = solve_seeds(p, _solver(S), n_dmft, "both")
             sim = simulate(p, D, range(n_seeds), seed_batch=4 if D <= 1000 else 2)
             _, gap1 = first_order_gap(p)
         out[name] = (p, th, sim, gap1)
@@ -124,10 +124,8 @@ def _run_fig4(size, quiet):
 
 
 def _agreement(ds, set_name):
-    """Finite-a and online theory against the simulation of one set (:func:`experiments.dmft_compare.agreement`)
+    """Finite-a and online theory against the simulation of one set (:func:`dmft.agreement`)
     and the simulation's mean/SEM curves (for the plot)."""
-    from experiments.dmft_compare import agreement, seed_arrays, sim_curves
-
     sel = ds.sel(set=set_name)
     sims = seed_arrays({"train": sel["sim_train"].values, "test": sel["sim_test"].values})
     fin = agreement(seed_arrays({"train": sel["dmft_train"].values, "test": sel["dmft_test"].values}), sims)
@@ -260,7 +258,7 @@ def _dip(curve):
 
 
 def _judge_fig4b(name, ds):
-    from grokjax._metrics import half_drop_step
+    from grokjax import half_drop_step
 
     t = ds["t"].values
     half = [float(half_drop_step(t, ds["dmft_train"].sel(eps=e).values.mean(0))) for e in ds["eps"].values]
@@ -314,7 +312,7 @@ CLAIM_DELAY = ("the DMFT predicts the grokking delay (test minus train half-drop
 
 
 def _delay(t, train, test):
-    from grokjax._metrics import half_drop_step
+    from grokjax import half_drop_step
 
     return float(half_drop_step(t, test) - half_drop_step(t, train))
 

@@ -8,7 +8,9 @@ Public API (re-exported from private modules):
   :func:`kernel_alignment`, :func:`cka_paper`, :func:`cka_cortes`, :func:`ntk_spectrum`, :func:`kernel_regression`;
 * losses: :func:`population_test_loss`, :func:`decompose_test_loss`;
 * runs: :func:`simulate` (one jittable run), :func:`simulate_weights` (weight-space runs on arbitrary labels), :func:`run_sweep` (vmapped, chunked, sharded, resumable sweep);
-* analysis: :func:`grokking_metrics`, :func:`grokking_summary`; results: :func:`save_dataset`, :func:`load_dataset`.
+* training loop: :func:`run_logged` (the one loop, over a static :func:`log_steps` schedule);
+* analysis: :func:`grokking_metrics`, :func:`grokking_summary`, :func:`first_crossing` (the one threshold-crossing
+  rule), :func:`half_drop_step` (the figures' delay rule); results: :func:`save_dataset`, :func:`load_dataset`.
 """
 import importlib
 
@@ -22,10 +24,12 @@ _EXPORTS = {
                          "eigenvector_labels", "kernel_movement", "ntk_closed_form", "ntk_features", "ntk_gram",
                          "ntk_spectrum", "ntk_vector_product"),
     "grokjax._losses": ("Decomposition", "decompose_test_loss", "population_test_loss"),
-    "grokjax._metrics": ("first_below", "grokking_metrics", "grokking_summary"),
+    "grokjax._loop": ("run_logged",),
+    "grokjax._metrics": ("first_below", "first_crossing", "grokking_metrics", "grokking_summary", "half_drop_step"),
     "grokjax._model": ("Stats", "aligned_interpolation_init", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats"),
     "grokjax._simulate": ("METRICS", "Scalars", "as_traced", "logged_steps", "make_optimizer", "run_single",
                           "simulate", "simulate_from", "simulate_weights"),
+    "grokjax._schedule": ("log_steps",),
     "grokjax._sweep": ("run_sweep", "sweep_points"),
     "grokjax.store": ("load_dataset", "save_dataset"),
 }

@@ -1,4 +1,4 @@
-"""Calibration of the theory-vs-simulation verdict (``experiments.dmft_compare.agreement``) on synthetic curves.
+"""Calibration of the theory-vs-simulation verdict (``dmft.agreement``) on synthetic curves.
 
 Null: "theory" and "simulation" seeds are independent draws of the same smooth, correlated, heteroscedastic random
 curves (400 time points), as DMFT Monte-Carlo seeds and GD seeds are draws around one mean. A correct theory
@@ -6,7 +6,7 @@ must pass; a shifted one must fail.
 """
 import numpy as np
 
-from experiments.dmft_compare import agreement
+from dmft import agreement
 
 T = 401
 _t = np.linspace(0.0, 1.0, T)

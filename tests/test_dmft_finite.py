@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dmft import DMFTConvergenceError, ModelConfig, SolverConfig, first_order_gap, solve_dmft, solve_online
-from dmft import _finite
+from dmft import _finite, _sampled
 from dmft._params import to_params
 
 SET_A = ModelConfig(N=4, a=8.0, alpha=2.0, eps=0.5, eta=4.0, dt=0.25, T=12)
@@ -74,7 +74,7 @@ def test_responses_match_finite_differences_and_stein(responses, window, block):
         zeta0, hstar, xi = _finite._samples(cfg, sc)
         T, N, dt = cfg.T, cfg.N, cfg.dt
         # v^s = a^{-1/2} Xi^T g^s from the stored g history (the blocked solver never stores v)
-        v = _finite._noise_of_history(sc, st["g"]) / jnp.sqrt(cfg.a)
+        v = _sampled._noise_of_history(sc, st["g"]) / jnp.sqrt(cfg.a)
         theta = (jnp.einsum("tij,bj->bti", st["Psi"], zeta0) + hstar[:, None, None] * st["bvec"][None]
                  + dt * jnp.einsum("tsij,sbj->bti", st["Rw"], v))
         proc = jax.jit(lambda th, hs: jax.vmap(lambda a, b, c, d: _finite._process(a, b, c, d, st["Rw"], p)[0])(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dmft import ModelConfig, SolverConfig, solve_dmft
-from dmft import _blocked, _finite, _noise
+from dmft import _blocked, _noise, _sampled
 from dmft._params import to_params
 
 
@@ -44,8 +44,8 @@ def test_conditional_route_reproduces_a_stored_xi():
     edges = tuple(map(tuple, _blocked.block_edges(cfg.T, 3).tolist()))
     with jax.enable_x64(True):
         p = to_params(cfg)
-        samples = _finite._samples(cfg, sc)
-        XiT = _finite._full_xi_t(sc)
+        samples = _sampled._samples(cfg, sc)
+        XiT = _sampled._full_xi_t(sc)
         ref = _blocked.march(samples, XiT, p, "regression", 4, edges, "stored", histories=True)
         G = ref["g"]  # (S, T, N)
         L = _noise.factor_of_history(jnp.transpose(G, (1, 0, 2))).T
