@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# One prepared accelerator check, <= 8 minutes on one H100/H200:
-#   bash benchmarks/gpu_check.sh [--out DIR] [--budget-s S]   # paper-size phase diagram, Fig 1, Fig 5b transformer,
-#                                                              # GPU-vs-CPU agreement -> DIR/gpu_check.md
-#   bash benchmarks/gpu_check.sh --dry-run [--out DIR]        # tiny sizes on any device (runs in the test suite)
-# Paste DIR/gpu_check.md (default results/gpu_check/) into benchmarks/RESULTS.md.
+# The prepared accelerator check, <= 8 minutes on one H100/H200, from a plain checkout (nothing to install:
+# the checkout is put on PYTHONPATH; h5netcdf and mlxtend are not needed).
+#   bash benchmarks/gpu_check.sh [--out DIR] [--budget-s S] [--parts ...]   # on a GPU machine
+#   bash benchmarks/gpu_check.sh --dry-run [--out DIR]                      # tiny sizes on any device (tests)
+# Results (at most 8 files, each <= 16 MiB) go to --out DIR, else $OUT when set, else results/gpu_check/;
+# paste DIR/gpu_check.md into benchmarks/RESULTS.md. The exact remote command line is in RESULTS.md.
+# Interpreter: $PYTHON, else the checkout's .venv, else python3, else python.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export NVIDIA_TF32_OVERRIDE=0                       # no TF32 matmuls (float32 is compared with the CPU)
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export XLA_PYTHON_CLIENT_PREALLOCATE="${XLA_PYTHON_CLIENT_PREALLOCATE:-false}"
-PY="${PYTHON:-python}"
-if [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ]; then PY=.venv/bin/python; fi
+if [ -n "${PYTHON:-}" ]; then PY="$PYTHON"
+elif [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"
+elif command -v python3 >/dev/null 2>&1; then PY=python3
+else PY=python; fi
+"$PY" -c "import jax" 2>/dev/null || { echo "gpu_check: $PY cannot import jax" >&2; exit 3; }
 if [[ " $* " != *" --dry-run "* ]]; then
   "$PY" -c "import jax, sys; b = jax.default_backend(); print('backend:', b, jax.devices()); sys.exit(b == 'cpu')" \
     || { echo "gpu_check: no accelerator visible to jax (use --dry-run on CPU)" >&2; exit 3; }
 fi
-exec timeout 480 "$PY" benchmarks/gpu_check.py "$@"
+exec timeout 540 "$PY" "$ROOT/benchmarks/gpu_check.py" "$@"
