@@ -6,6 +6,9 @@ Public API (re-exported from private modules):
 * model: :func:`committee`, :func:`sufficient_stats`, :func:`predict_from_stats`, :func:`init_params`, :func:`make_data`;
 * kernels: :func:`ntk_closed_form`, :func:`ntk_features`, :func:`empirical_ntk`, :func:`ntk_vector_product`, :func:`ntk_gram`, :func:`kernel_movement`,
   :func:`kernel_alignment`, :func:`cka_paper`, :func:`cka_cortes`, :func:`ntk_spectrum`, :func:`kernel_regression`;
+* your own model (lazy-vs-rich diagnosis of any JAX model): :class:`Model`, :class:`Data`,
+  :class:`LazyRichConfig`, :func:`run_model`, :func:`check_model`, :func:`linearize`, :func:`plot_lazy_rich`,
+  :func:`grokking_delays`, :func:`half_drop_delay`, :func:`threshold_delay`, :func:`array_part`;
 * losses: :func:`population_test_loss`, :func:`decompose_test_loss`;
 * runs: :func:`simulate` (one jittable run), :func:`simulate_weights` (weight-space runs on arbitrary labels), :func:`run_sweep` (vmapped, chunked, sharded, resumable sweep);
 * training loop: :func:`run_logged` (the one loop, over a static :func:`log_steps` schedule);
@@ -20,12 +23,15 @@ _EXPORTS = {
     "grokjax._config": ("PolyConfig", "choose_engine", "reduced_supported", "step_cost"),
     "grokjax._data": ("PolyData", "labelled_data", "make_data", "target_fn"),
     "grokjax._errors": ("ConfigError",),
-    "grokjax._kernels": ("cka_cortes", "cka_paper", "empirical_ntk", "kernel_alignment", "kernel_regression",
-                         "eigenvector_labels", "kernel_movement", "ntk_closed_form", "ntk_features", "ntk_gram",
+    "grokjax._kernels": ("array_part", "cka_cortes", "cka_paper", "empirical_ntk", "kernel_alignment",
+                         "kernel_regression", "kernel_regression_test_loss", "eigenvector_labels", "kernel_movement", "ntk_closed_form", "ntk_features", "ntk_gram",
                          "ntk_spectrum", "ntk_vector_product"),
+    "grokjax._lazy_rich": ("Data", "LazyRichConfig", "Model", "check_model", "grokking_delays", "linearize",
+                           "plot_lazy_rich", "run_model"),
     "grokjax._losses": ("Decomposition", "decompose_test_loss", "population_test_loss"),
     "grokjax._loop": ("run_logged",),
-    "grokjax._metrics": ("first_below", "first_crossing", "grokking_metrics", "grokking_summary", "half_drop_step"),
+    "grokjax._metrics": ("first_below", "first_crossing", "grokking_metrics", "grokking_summary", "half_drop_step",
+                         "half_drop_delay", "threshold_delay"),
     "grokjax._model": ("Stats", "aligned_interpolation_init", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats"),
     "grokjax._simulate": ("METRICS", "Scalars", "as_traced", "logged_steps", "make_optimizer", "run_single",
                           "simulate", "simulate_from", "simulate_weights"),

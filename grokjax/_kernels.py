@@ -32,14 +32,58 @@ def ntk_features(params, X1, X2, alpha, eps) -> jax.Array:
     return (alpha / N) ** 2 * K
 
 
-def empirical_ntk(fn, params, X1, X2) -> jax.Array:
-    """NTK by Jacobian contraction: J(X1) J(X2)^T for any ``fn(params, X) -> (n,)``."""
-    flat, unravel = ravel_pytree(params)
+def array_part(params):
+    """``(arrays, rebuild)``: the trainable (floating-point array) leaves of any pytree and the function that puts
+    them back. Equinox modules keep non-array leaves (activation functions, integer buffers) in ``rebuild``
+    (``eqx.partition`` / ``eqx.combine``), so ``fn(rebuild(arrays), x)`` is differentiable in ``arrays``.
+    Plain pytrees of arrays come back unchanged."""
+    import equinox as eqx
 
-    def jac(X):
-        return jax.jacrev(lambda p: fn(unravel(p), X))(flat)
+    arrays, static = eqx.partition(params, eqx.is_inexact_array)
+    return arrays, (lambda p: eqx.combine(p, static))
 
-    return jac(X1) @ jac(X2).T
+
+def _on_arrays(fn, params):
+    """``(fn_on_arrays, arrays)`` with ``fn_on_arrays(arrays, X) = fn(params with these arrays, X)``."""
+    arrays, rebuild = array_part(params)
+    return (lambda p, X: fn(rebuild(p), X)), arrays
+
+
+def empirical_ntk(fn, params, X1, X2=None, *, outputs: str = "trace", point_batch: int | None = None) -> jax.Array:
+    """Empirical NTK by Jacobian contraction, ``J(X1) J(X2)^T``, of any ``fn(params, X) -> (n, *out)``.
+
+    ``params``: any pytree (equinox modules with non-array leaves included: only floating-point arrays are
+    differentiated). ``outputs``: ``"trace"`` (default) sums over the output entries (neural-tangents'
+    ``trace_axes``), an ``(n1, n2)`` Gram; ``"full"`` keeps them, an ``(n1 m, n2 m)`` Gram with rows and columns
+    in (point, output) row-major order (``m = prod(out)``). ``point_batch``: Jacobians are formed for this many
+    points at a time (memory ~ point_batch x m x parameters per block; None = all at once). For large problems
+    prefer :func:`ntk_gram` (NTK-vector products, no Jacobian).
+    """
+    if outputs not in ("trace", "full"):
+        raise ValueError(f"outputs must be 'trace' or 'full', got {outputs!r}")
+    X2 = X1 if X2 is None else X2
+    f, arrays = _on_arrays(fn, params)
+    flat, unravel = ravel_pytree(arrays)
+
+    def jac(X):  # (n, m, P)
+        J = jax.jacrev(lambda p: f(unravel(p), X))(flat)
+        return J.reshape(X.shape[0], -1, flat.size)
+
+    def blocks(X):
+        if point_batch is None or X.shape[0] <= point_batch:
+            return [X]
+        return [X[i:i + point_batch] for i in range(0, X.shape[0], point_batch)]
+
+    J2s = [jac(b) for b in blocks(X2)]
+    rows = []
+    for b1 in blocks(X1):
+        J1 = jac(b1)
+        if outputs == "trace":
+            rows.append(jnp.concatenate([jnp.einsum("icp,jcp->ij", J1, J2) for J2 in J2s], axis=1))
+        else:
+            rows.append(jnp.concatenate([jnp.einsum("icp,jdp->icjd", J1, J2).reshape(
+                J1.shape[0] * J1.shape[1], J2.shape[0] * J2.shape[1]) for J2 in J2s], axis=1))
+    return jnp.concatenate(rows, axis=0)
 
 
 def eigenvector_labels(X_all, params0, alpha, eps, ks):
@@ -57,7 +101,9 @@ def eigenvector_labels(X_all, params0, alpha, eps, ks):
 
 
 def ntk_vector_product(fn, params, X, v) -> jax.Array:
-    """K(X, X) v = J (J^T v) without forming J (one VJP and one JVP); for large P."""
+    """K(X, X) v = J (J^T v) without forming J (one VJP and one JVP); for large P. ``v`` has the shape of
+    ``fn(params, X)`` (any output shape); ``params`` any pytree (equinox modules included)."""
+    fn, params = _on_arrays(fn, params)
     out, vjp = jax.vjp(lambda p: fn(p, X), params)
     (cotangent,) = vjp(v.astype(out.dtype))
     return jax.jvp(lambda p: fn(p, X), (params,), (cotangent,))[1]
@@ -72,11 +118,14 @@ def ntk_gram(fn, params, X1, X2=None, *, outputs: str = "trace", batch_size: int
     Gram (for an (n,) output this is the NTK itself); ``"full"`` returns the (n1 m, n2 m) Gram of every
     output entry, rows and columns in (point, output) row-major order (m = prod(out)). ``batch_size``: columns
     computed together (``jax.lax.map``); None = all at once (memory ~ n2 m x parameters, as the Jacobian),
-    1 = one NTK-vector product at a time (memory ~ parameters).
+    1 = one NTK-vector product at a time (memory ~ parameters). Memory for n points with m outputs and P
+    parameters: ~ batch_size x P for the products plus the (n1 m x n2 m) result; equinox modules with non-array
+    leaves are accepted (only floating-point arrays are differentiated).
     """
     if outputs not in ("trace", "full"):
         raise ValueError(f"outputs must be 'trace' or 'full', got {outputs!r}")
     X2 = X1 if X2 is None else X2
+    fn, params = _on_arrays(fn, params)
     out1, jvp1 = jax.linearize(lambda p: fn(p, X1), params)
     out2, vjp2 = jax.vjp(lambda p: fn(p, X2), params)
     n1, n2 = out1.shape[0], out2.shape[0]
@@ -103,18 +152,27 @@ def centre_kernel(K, variant: str = "paper") -> jax.Array:
     return Kc if variant == "paper" else Kc - jnp.mean(Kc, axis=1, keepdims=True)
 
 
+def _target_alignment(K, y, variant):
+    y = jnp.asarray(y)
+    Y = y[:, None] if y.ndim == 1 else y.reshape(y.shape[0], -1)
+    Yc = Y - jnp.mean(Y, axis=0, keepdims=True)
+    Kc = centre_kernel(K, variant)
+    return jnp.sum((Kc @ Yc) * Yc) / (jnp.linalg.norm(Kc) * jnp.linalg.norm(Yc.T @ Yc))
+
+
 def cka_paper(K, y) -> jax.Array:
-    """Alignment as in the authors' code: ybar^T Kc ybar / (||Kc||_F ||ybar||^2), Kc = K - column means."""
-    yc = y - jnp.mean(y)
-    Kc = centre_kernel(K, "paper")
-    return yc @ Kc @ yc / (jnp.linalg.norm(Kc) * jnp.sum(yc**2))
+    """Alignment as in the authors' code: ybar^T Kc ybar / (||Kc||_F ||ybar||^2), Kc = K - column means.
+
+    ``y``: an ``(n,)`` target, or ``(n, k)`` multi-output targets (e.g. one-hot labels), then
+    ``<Kc, Yc Yc^T>_F / (||Kc||_F ||Yc Yc^T||_F)`` with the column means of Y removed (equal to the vector
+    formula for k = 1)."""
+    return _target_alignment(K, y, "paper")
 
 
 def cka_cortes(K, y) -> jax.Array:
-    """Centred kernel alignment (Cortes et al.): ybar^T HKH ybar / (||HKH||_F ||ybar||^2)."""
-    yc = y - jnp.mean(y)
-    Kc = centre_kernel(K, "cortes")
-    return yc @ Kc @ yc / (jnp.linalg.norm(Kc) * jnp.sum(yc**2))
+    """Centred kernel alignment (Cortes et al.): ybar^T HKH ybar / (||HKH||_F ||ybar||^2); ``y`` ``(n,)`` or
+    ``(n, k)`` as in :func:`cka_paper`."""
+    return _target_alignment(K, y, "cortes")
 
 
 def kernel_kernel_alignment(K, L, variant: str = "paper") -> jax.Array:
@@ -148,7 +206,8 @@ def ntk_spectrum(K) -> jax.Array:
 
 
 def kernel_regression(K_train, K_test_train, y, ridge=0.0) -> jax.Array:
-    """Predictions K(X_t, X) (K(X, X) + ridge I)^{-1} y (ridgeless when ``ridge`` is 0)."""
+    """Predictions K(X_t, X) (K(X, X) + ridge I)^{-1} y (ridgeless when ``ridge`` is 0); ``y`` ``(P,)`` or
+    ``(P, k)`` (one regression per output column, the output-traced kernel's convention)."""
     P = K_train.shape[0]
     coef = jnp.linalg.solve(K_train + ridge * jnp.eye(P, dtype=K_train.dtype), y)
     return K_test_train @ coef

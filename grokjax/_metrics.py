@@ -46,6 +46,24 @@ def half_drop_step(steps, curve):
     return steps[np.argmax(c <= level[..., None], axis=-1)][()]
 
 
+def half_drop_delay(steps, train, test, *, below: bool = True):
+    """The grokking delay by the half-drop rule (the paper figures'): :func:`half_drop_step` of the test curve
+    minus that of the train curve (last axis = time; any leading axes). ``below=False`` for curves that rise
+    (accuracies): the step where half of the total rise is made. The one public implementation of this rule."""
+    sign = 1.0 if below else -1.0
+    train, test = sign * np.asarray(train, float), sign * np.asarray(test, float)
+    return half_drop_step(steps, test) - half_drop_step(steps, train)
+
+
+def threshold_delay(steps, train, test, threshold: float, *, below: bool = True, inclusive: bool = True):
+    """The grokking delay by a threshold: first logged step where the test curve crosses ``threshold`` minus
+    the same for the train curve (:func:`first_crossing`; losses ``below``, accuracies ``below=False``,
+    ``inclusive``: the threshold itself counts). NaN where a curve never crosses. The one public implementation
+    of this rule."""
+    return (first_crossing(steps, test, threshold, below=below, inclusive=inclusive)
+            - first_crossing(steps, train, threshold, below=below, inclusive=inclusive))
+
+
 def grokking_metrics(steps, train, test, threshold: float, relative: bool = False) -> dict[str, np.ndarray]:
     """Train/test threshold-crossing steps, their delay (test - train) and the test-loss bump height."""
     require(isinstance(threshold, (int, float, np.floating)) and not isinstance(threshold, bool)
