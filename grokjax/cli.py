@@ -40,21 +40,28 @@ def _cmd_list(_: argparse.Namespace) -> int:
 
 def _cmd_run(argv: list[str]) -> int:
     from grokjax._dataclass_cli import add_config_arguments, config_from_arguments
-    from grokjax.tasks import TASKS, load_task
+    from grokjax.tasks import TASKS, is_model_task, load_task
 
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: grokjax run TASK [--help] [flags]\ntasks: " + ", ".join(sorted(TASKS)))
+        print("usage: grokjax run TASK [--help] [flags]\ntasks: " + ", ".join(sorted(TASKS)) + "\nyour own model: "
+              "grokjax run path/to/file.py:make_task | package.module:make_task | a name registered under the "
+              "'grokjax.tasks' entry-point group (make_task() returns a grokjax.Model)")
         return 0
     name, rest = argv[0], argv[1:]
-    if name not in TASKS:
-        return _fail(f"invalid value for 'task': unknown task {name!r} (known: {', '.join(sorted(TASKS))})")
-    module = load_task(name)
+    if name not in TASKS and not is_model_task(name):
+        return _fail(f"invalid value for 'task': unknown task {name!r} (known: {', '.join(sorted(TASKS))}; or "
+                     "FILE.py:FUNCTION / module:FUNCTION for your own model)")
+    try:
+        module = load_task(name)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    stem = getattr(module, "NAME", name)  # a user task's default --out is results/<FUNCTION>.nc
     parser = argparse.ArgumentParser(prog=f"grokjax run {name}", description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, module.Config)
-    parser.add_argument("--out", type=Path, default=Path("results") / f"{name}.nc",
+    parser.add_argument("--out", type=Path, default=Path("results") / f"{stem}.nc",
                         help="where to write the labelled dataset (netCDF) (default: results/%(prog)s.nc)".replace(
-                            "%(prog)s", name))
+                            "%(prog)s", stem))
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or compiling notice")
     args = parser.parse_args(rest)
