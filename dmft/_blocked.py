@@ -25,8 +25,6 @@ as ``Z (L^T R)`` through the exact conditional law of ``dmft._noise``.
 """
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -66,5 +66,12 @@ def cell_edges(centres) -> np.ndarray:
     return np.concatenate([[first], mid, [last]])
 
 
+def panel_grid(nrows: int, ncols: int):
+    """A grid of small panels (2.3 x 1.9 in each) with room for their titles; returns ``fig, rows of axes``."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 1.9 * nrows), squeeze=False)
+    fig.subplots_adjust(hspace=0.6, wspace=0.35)
+    return fig, [list(row) for row in axes]
+
+
 def colors(n: int, cmap: str = "viridis"):
     return [plt.get_cmap(cmap)(v) for v in np.linspace(0.05, 0.9, n)]

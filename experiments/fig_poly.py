@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from experiments._figure import ClaimCheck, seed_mean
+from experiments._figure import ClaimCheck, drop_index, seed_mean
 from experiments._plotting import (cell_edges, colors, loss_curves, mean_band, new_figure, step_axis,
                                  train_test_keys)
 from grokjax import PolyConfig, grokking_metrics, run_sweep
@@ -65,7 +65,7 @@ def _fig1_marks(ds):
     """Indices of the test-loss peak and of the first step where the test loss has halved."""
     test = ds["test_loss"].values
     i_peak = int(np.argmax(test))
-    i_drop = int(np.argmax(test < 0.5 * test[0])) if np.any(test < 0.5 * test[0]) else len(test) - 1
+    i_drop = drop_index(test, 0.5 * test[0])
     return i_peak, i_drop
 
 
@@ -140,10 +140,10 @@ def _judge_fig1(name, ds):
 
 # ----------------------------------------------------------------------------------------------- Fig 3
 def _half_drop_delay(ds):
-    """Lag between the train and test drops (:func:`grokjax._metrics.half_drop_step` of each curve); delay =
+    """Lag between the train and test drops (:func:`grokjax.half_drop_step` of each curve); delay =
     test - train.  Unlike a fixed threshold this is defined for every run, including lazy runs whose test loss
     only reaches a kernel-like plateau within the budget."""
-    from grokjax._metrics import half_drop_step
+    from grokjax import half_drop_step
 
     steps = ds["step"].values
     t_train, t_test = half_drop_step(steps, ds["train_loss"].values), half_drop_step(steps, ds["test_loss"].values)

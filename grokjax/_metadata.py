@@ -83,7 +83,7 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "eigenvalue_all": ("NTK eigenvalues", "1", "all eigenvalues of the centred initial NTK Gram, descending"),
     "alignment_all": ("alignment of K_0 with each eigenvector label", "1",
                       "paper-code CKA of the initial NTK on the test half with the k-th eigenvector label"),
-    "regime": ("regime", "1", "'never', 'grokking' or 'immediate' (experiments/fig_appendix.py docstring)"),
+    "regime": ("regime", "1", "'never', 'grokking' or 'immediate' (experiments/_appendix.py docstring)"),
     "t_generalise": ("time to generalise", "steps",
                      "first logged step where the test loss is below a fraction of its initial value"),
     "hermite_train_loss": ("Hermite target train loss", "1", f"{_MSE}, of the He_3 target run, training set"),

@@ -5,7 +5,6 @@ never imports them by name. This module imports neither JAX nor matplotlib until
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import io
 from importlib.metadata import entry_points
@@ -19,29 +18,19 @@ FIGURE_GROUP = "grokjax.figures"
 COMMAND_GROUP = "grokjax.commands"
 
 
-@dataclasses.dataclass(frozen=True)
-class ClaimCheck:
-    """The paper's claim for one figure and whether this run shows it.
+def __getattr__(name: str):
+    """``ClaimCheck`` (the claim record a figure's ``judge`` returns) lives with the figures, in
+    ``experiments._figure``; it is re-exported here (imported on first use) for code that still imports it from the
+    registry. The registry itself only reads a check's ``figure``, ``holds``, ``numbers`` and ``report()``."""
+    if name == "ClaimCheck":
+        from experiments._figure import ClaimCheck
 
-    ``numbers`` holds the measured quantities the verdict is based on; ``details`` says how they were judged.
-    """
-
-    figure: str
-    claim: str
-    holds: bool
-    numbers: dict[str, Any]
-    details: str = ""
-
-    def report(self) -> str:
-        verdict = "HOLDS" if self.holds else "DOES NOT HOLD"
-        nums = ", ".join(f"{k}={format_number(v)}" for k, v in self.numbers.items())
-        text = f"[{self.figure}] claim: {self.claim}\n[{self.figure}] {verdict}: {nums}"
-        if self.details:
-            text += f"\n[{self.figure}] {self.details}"
-        return text
+        return ClaimCheck
+    raise AttributeError(f"module 'grokjax.figures' has no attribute {name!r}")
 
 
 def format_number(value: Any) -> str:
+    """A claim number as printed in verdict lines and the claims table (floats to 4 significant digits)."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
@@ -116,7 +105,7 @@ def check_figure_seeds(name: str, seeds) -> list[int] | None:
 
 
 def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
-                from_path: str | Path | None = None, seeds: list[int] | None = None) -> tuple[ClaimCheck, list[Path]]:
+                from_path: str | Path | None = None, seeds: list[int] | None = None) -> tuple[Any, list[Path]]:
     """Run (or, with ``from_path``, load), save, judge and plot figure ``name``; returns the check and the
     files written. ``seeds``: run these seeds (figures in :func:`seeded_figures` only; ConfigError naming
     'seeds' otherwise) and judge / plot their means."""

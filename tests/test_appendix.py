@@ -7,7 +7,7 @@ import pytest
 
 import grokjax as gj
 from experiments import ClaimCheck
-from experiments import fig_appendix as fa
+from experiments import _appendix, app_decomposition, app_eigen_labels, app_optimizers, app_targets
 from grokjax import _reproduce as rp
 from grokjax._data import labelled_data
 from grokjax._model import aligned_interpolation_init
@@ -16,7 +16,7 @@ from grokjax._simulate import simulate_weights
 
 def test_eigenvector_labels_are_eigenvectors_of_centred_initial_ntk():
     D, N, P, alpha, eps = 7, 3, 10, 1.3, 0.4
-    X_all, labels, lam, K, params0 = fa.eigen_task(jax.random.PRNGKey(3), D, N, P, alpha, eps, (1, 4, 20))
+    X_all, labels, lam, K, params0 = app_eigen_labels.eigen_task(jax.random.PRNGKey(3), D, N, P, alpha, eps, (1, 4, 20))
     # independent NTK: Jacobian of the committee machine w.r.t. W, then minus the scalar mean
     J = jax.jacrev(lambda W: gj.committee({"W": W}, X_all, alpha, eps))(params0["W"]).reshape(2 * P, -1)
     K_ref = J @ J.T
@@ -30,7 +30,7 @@ def test_eigenvector_labels_are_eigenvectors_of_centred_initial_ntk():
 
 def test_interpolation_init_rows_and_zero_loss_at_the_aligned_end():
     cfg = gj.PolyConfig(D=9, N=2, P=20, P_test=30, alpha=1.5, eps=0.3)
-    data, params = fa.interpolation_inits(cfg, 0, (0.0, 0.3, 1.0))
+    data, params = app_decomposition.interpolation_inits(cfg, 0, (0.0, 0.3, 1.0))
     W = np.asarray(params["W"])
     w_star = np.asarray(data.beta) / np.sqrt(cfg.alpha * cfg.eps)
     np.testing.assert_allclose(W[2, 0], w_star, rtol=1e-6)
@@ -93,24 +93,25 @@ def test_simulate_weights_degree_k_activation_and_divergence_guard():
 def test_classify_regimes_on_synthetic_curves():
     steps = np.arange(10)
     train = np.array([1, .8, .4, .2, .1, .05, .01, .01, .01, .01])
-    assert fa.classify(steps, train, np.array([1, .8, .5, .3, .2, .1, .1, .1, .1, .1])) == "immediate"
-    assert fa.classify(steps, train, np.array([1, 1, 1.1, 1.1, 1, .8, .3, .1, .1, .1])) == "grokking"
-    assert fa.classify(steps, train, np.array([1, 1, 1.1, 1.2, 1.3, 1.3, 1.2, 1, .9, .9])) == "never"
+    assert _appendix.classify(steps, train, np.array([1, .8, .5, .3, .2, .1, .1, .1, .1, .1])) == "immediate"
+    assert _appendix.classify(steps, train, np.array([1, 1, 1.1, 1.1, 1, .8, .3, .1, .1, .1])) == "grokking"
+    assert _appendix.classify(steps, train, np.array([1, 1, 1.1, 1.2, 1.3, 1.3, 1.2, 1, .9, .9])) == "never"
 
 
 def test_hermite_and_multi_index_targets():
     z = np.random.default_rng(0).standard_normal(400_000)
     for k in (2, 3, 4):
-        assert np.mean(fa.hermite(k, z) ** 2) == pytest.approx(1.0, abs=0.05)
-        assert abs(np.mean(fa.hermite(k, z) * z)) < 0.02
-    d = fa.multi_index_data(jax.random.PRNGKey(0), 5, 7, 3, 2)
+        assert np.mean(app_targets.hermite(k, z) ** 2) == pytest.approx(1.0, abs=0.05)
+        assert abs(np.mean(app_targets.hermite(k, z) * z)) < 0.02
+    d = app_targets.multi_index_data(jax.random.PRNGKey(0), 5, 7, 3, 2)
     Z = jax.random.normal(jax.random.PRNGKey(0), (13, 5))
     betas = Z[10:12]
     np.testing.assert_allclose(d.y, 0.5 * ((Z[:7] / np.sqrt(5)) @ betas.T) ** 2 @ np.ones(2), rtol=1e-5)
 
 
 def test_figure_names_are_registered():
-    assert set(fa.FIGURES) == set(fa.DATASET_FIGURES)
+    for module in (app_decomposition, app_eigen_labels, app_optimizers, app_targets):
+        assert set(module.FIGURES) == set(module.DATASET_FIGURES)
 
 
 def test_reproduce_writes_claims_and_survives_failures(tmp_path, monkeypatch, capsys):

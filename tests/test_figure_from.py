@@ -44,7 +44,7 @@ def test_every_figure_module_follows_the_protocol():
         assert name in getattr(module, "DATASET_FIGURES", module.FIGURES), name
 
 
-@pytest.mark.parametrize("module_name, known", [("experiments.fig_appendix", "app12"), ("experiments.fig_tasks", "fig2")])
+@pytest.mark.parametrize("module_name, known", [("experiments.app_decomposition", "app12"), ("experiments.tasks_modular", "fig2")])
 def test_run_refuses_unknown_figures_and_sizes_before_computing(module_name, known):
     import importlib
 

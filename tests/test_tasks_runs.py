@@ -126,10 +126,10 @@ def test_bad_config_rejected_before_compute(monkeypatch):
 
 
 def test_figure_names():
-    from experiments import fig_tasks
+    from experiments import tasks_mnist_transformer, tasks_modular, tasks_teacher
 
     assert {"fig2", "fig2c", "fig5a", "fig5b", "app8.3.1", "app15b", "app15c", "app17.1",
-            "app17.2"} <= set(fig_tasks.FIGURES)
+            "app17.2"} <= set(tasks_modular.FIGURES) | set(tasks_teacher.FIGURES) | set(tasks_mnist_transformer.FIGURES)
 
 
 def test_figure_tiny_writes_outputs(tmp_path):
@@ -161,22 +161,22 @@ def _synthetic_modular_run(early_test_rise=0.0, train_keeps_falling=True):
 
 
 def test_app17_1_judge_reads_the_claims_off_the_curves():
-    from experiments import fig_tasks
+    from experiments import tasks_modular
 
-    check = fig_tasks._judge_app17_1(_synthetic_modular_run())
+    check = tasks_modular._judge_app17_1(_synthetic_modular_run())
     assert check.holds, check.numbers
     n = check.numbers
     assert n["t_train_acc_100"] == 1000 and n["t_test90"] == 1470
     # train loss at perfect train accuracy is 0.02; the test loss 0.044 e^{-(t-1000)/400} reaches it at t≈1315
     assert abs(n["t_test_loss_below_that_level"] - (1000 + 400 * np.log(2.2))) <= 10
-    assert not fig_tasks._judge_app17_1(_synthetic_modular_run(early_test_rise=0.3)).holds
-    assert not fig_tasks._judge_app17_1(_synthetic_modular_run(train_keeps_falling=False)).holds
+    assert not tasks_modular._judge_app17_1(_synthetic_modular_run(early_test_rise=0.3)).holds
+    assert not tasks_modular._judge_app17_1(_synthetic_modular_run(train_keeps_falling=False)).holds
 
 
 def test_fig5b_judge_reads_half_drop_delays_off_loss_curves():
     """Train/test cross-entropy from log p with exponential descents; delays are read where the loss is log(p)/2."""
     import xarray as xr
-    from experiments import fig_tasks
+    from experiments import tasks_mnist_transformer
 
     s = np.arange(0, 2001, 1)
     L0 = np.log(23.0)
@@ -189,12 +189,12 @@ def test_fig5b_judge_reads_half_drop_delays_off_loss_curves():
         return xr.Dataset({k: (("alpha", "seed", "step"), x[:, None]) for k, x in v.items()},
                           coords={"alpha": [0.25, 1.0], "seed": [0], "step": s})
 
-    check = fig_tasks._judge_fig5b(runs([120.0, 800.0]))
+    check = tasks_mnist_transformer._judge_fig5b(runs([120.0, 800.0]))
     n = check.numbers
     assert n["t_train_loss_half"] == [70.0, 70.0] and n["t_test_loss_half"] == [84.0, 555.0]
     assert check.holds and n["loss ratio monotone in alpha"]
-    assert not fig_tasks._judge_fig5b(runs([300.0, 800.0])).holds     # the small alpha also groks (ratio 3)
-    assert not fig_tasks._judge_fig5b(runs([120.0, 130.0])).holds     # no grokking at the large alpha
+    assert not tasks_mnist_transformer._judge_fig5b(runs([300.0, 800.0])).holds     # the small alpha also groks (ratio 3)
+    assert not tasks_mnist_transformer._judge_fig5b(runs([120.0, 130.0])).holds     # no grokking at the large alpha
 
 
 def test_app17_2_judge_threshold_dependence_with_calm_loss():
@@ -202,7 +202,7 @@ def test_app17_2_judge_threshold_dependence_with_calm_loss():
     floor is invisible in the loss (both halve together) and at large tau, but decides when the test points pass
     a small tau: 'grokking in accuracy' at tau = 1e-4 only."""
     import xarray as xr
-    from experiments import fig_tasks
+    from experiments import tasks_teacher
 
     s = np.arange(0, 20001, 5).astype(float)
     c = np.linspace(0.5, 1.5, 100)
@@ -219,10 +219,10 @@ def test_app17_2_judge_threshold_dependence_with_calm_loss():
                   for k, e in (("train_acc", e_tr), ("test_acc", e_te))})
         return xr.Dataset(v, coords={"alpha": [1.0], "seed": [0], "step": s, "threshold": taus})
 
-    check = fig_tasks._judge_app17_2(run(floor=1e-3))
+    check = tasks_teacher._judge_app17_2(run(floor=1e-3))
     r = check.numbers["acc_delay_ratio"]
     assert check.holds and r[0] > 10 and r[1] < 1.2 and r[2] < 1.2, check.numbers
     # 90% of train points pass 1e-4 at 100 ln(1.4e4) ≈ 955; the test floor 1.4e-3 e^{-t/5000} needs ≈ 13 200
     assert abs(check.numbers["t_test_acc90"][0] - 5000 * np.log(1.4e-3 / 1e-4)) < 400
-    assert not fig_tasks._judge_app17_2(run(floor=0.0)).holds               # no tau groks
-    assert not fig_tasks._judge_app17_2(run(floor=1e-3, test_bump=1.0)).holds   # the test loss rises
+    assert not tasks_teacher._judge_app17_2(run(floor=0.0)).holds               # no tau groks
+    assert not tasks_teacher._judge_app17_2(run(floor=1e-3, test_bump=1.0)).holds   # the test loss rises
