@@ -19,6 +19,7 @@ import numpy as np
 
 from dmft._blocks import block_edges, growing_block_edges
 from dmft._errors import ConfigError
+from grokjax._config import param, validate_fields
 
 
 def default_m0(N: int) -> tuple[float, ...]:
@@ -39,24 +40,34 @@ class ModelConfig:
     (validated: ``dt * eta <= 2``), ``T`` the number of steps.
     """
 
-    N: int = 4
-    a: float = 8.0
-    alpha: float = 2.0
-    eps: float = 0.5
-    eta: Optional[float] = None
-    dt: float = 0.25
-    T: int = 120
-    rho: float = 1.0
-    c0: float = -0.5
-    c1: float = 0.0
-    c2: float = 0.5
-    sigma: float = 0.0
-    m0: Optional[tuple] = None
-    Q0: Optional[tuple] = None
-    centered: bool = True
+    N: int = param(4, "hidden units", check=">=1")
+    a: float = param(8.0, "P/D (inf only for the online limit)", check=">0", finite=False)
+    alpha: float = param(2.0, "output scale", check=">0")
+    eps: float = param(0.5, "quadratic coefficient of phi(h) = h + eps h^2/2")
+    eta: Optional[float] = param(None, "learning-rate scale (default N)", check=">0")
+    dt: float = param(0.25, "GD step in DMFT time (one simulator step)", check=">0")
+    T: int = param(120, "GD steps (t_max = T dt)", check=">=1")
+    rho: float = param(1.0, "|beta|^2/D", check=">0")
+    c0: float = param(-0.5, "target y = c0 + c1 h* + c2 h*^2")
+    c1: float = param(0.0, "linear target coefficient")
+    c2: float = param(0.5, "quadratic target coefficient")
+    sigma: float = param(0.0, "label noise on training labels", check=">=0")
+    m0: Optional[tuple[float, ...]] = param(None, "initial teacher overlaps W0 beta/D (N values)")
+    Q0: Optional[tuple[float, ...]] = param(None, "initial overlaps W0 W0^T/D (N x N, nested or flat; default I)")
+    centered: bool = param(True, "centred predictor f(W_t) - f(W_0)")
 
     def __post_init__(self):
-        if self.eta is None and isinstance(self.N, (int, np.integer)) and not isinstance(self.N, bool):
+        if self.Q0 is not None:  # a nested N x N matrix is stored flat (Q0_array reshapes it)
+            def flatten(v):  # rows of a nested matrix, one level; each number is then checked like any other
+                if isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim >= 1):
+                    return [x for row in v for x in (row if isinstance(row, (list, tuple, np.ndarray)) else [row])]
+                return v
+
+            flat = flatten(self.Q0)
+            flat = tuple(flat) if isinstance(flat, list) else flat
+            object.__setattr__(self, "Q0", flat)
+        validate_fields(self)  # every declared field (type, range, finiteness), once per construction
+        if self.eta is None:
             object.__setattr__(self, "eta", float(self.N))  # spec: "we take eta = N" (lazy time scale O(1))
 
     @property
@@ -72,41 +83,22 @@ class ModelConfig:
         return np.asarray(self.Q0, dtype=np.float64).reshape(self.N, self.N)
 
     def validate(self, online: bool = False) -> "ModelConfig":
-        """Raise :class:`ConfigError` for invalid values; warn when outside the validated range."""
-        if isinstance(self.N, bool) or not (isinstance(self.N, (int, np.integer)) and self.N >= 1):
-            raise ConfigError("N", f"must be an integer >= 1, got {self.N!r}")
-        if isinstance(self.T, bool):
-            raise ConfigError("T", f"must be an integer >= 1, got {self.T!r}")
-        for name in ("a", "alpha", "eps", "eta", "dt", "rho", "c0", "c1", "c2", "sigma"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ConfigError(name, f"must be a number, got {value!r}")
-            if not math.isfinite(value) and not (name == "a" and online and value == float("inf")):
-                raise ConfigError(name, f"must be finite, got {value!r}")
-        for name in ("m0", "Q0"):
-            value = getattr(self, name)
-            if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float))):
-                raise ConfigError(name, f"must be finite, got {value!r}")
+        """Raise :class:`ConfigError` for invalid combinations (each field was checked at construction against its
+        declaration); warn when outside the validated range."""
         if not online and not (self.a > 0 and math.isfinite(self.a)):
             raise ConfigError("a", f"P/D must be a finite number > 0, got {self.a!r}")
-        if not self.dt > 0:
-            raise ConfigError("dt", f"must be > 0, got {self.dt!r}")
-        if not (isinstance(self.T, (int, np.integer)) and self.T >= 1):
-            raise ConfigError("T", f"must be an integer >= 1, got {self.T!r}")
-        for name in ("alpha", "eta", "rho"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(name, f"must be > 0, got {getattr(self, name)!r}")
-        if self.sigma < 0:
-            raise ConfigError("sigma", f"must be >= 0, got {self.sigma!r}")
         m0 = self.m0_array()
         if m0.shape != (self.N,):
             raise ConfigError("m0", f"must have N={self.N} entries, got shape {m0.shape}")
         Q0 = self.Q0_array() if self.Q0 is None or np.size(self.Q0) == self.N ** 2 else None
         if Q0 is None:
             raise ConfigError("Q0", f"must have N*N={self.N ** 2} entries")
+        if not np.allclose(Q0, Q0.T) or np.linalg.eigvalsh(Q0).min() <= 0:
+            raise ConfigError("Q0", "must be symmetric positive definite")
         joint = np.block([[Q0, m0[:, None]], [m0[None, :], np.array([[self.rho]])]])
-        if not np.allclose(Q0, Q0.T) or np.linalg.eigvalsh(joint).min() <= 0:
-            raise ConfigError("m0", "[[Q0, m0], [m0^T, rho]] must be symmetric positive definite")
+        if np.linalg.eigvalsh(joint).min() <= 0:
+            raise ConfigError("m0", "[[Q0, m0], [m0^T, rho]] must be symmetric positive definite (|m0| too large "
+                                    "for Q0 and rho)")
         if self.dt * self.eta > 2:
             warnings.warn(f"dt*eta = {self.dt * self.eta:g} > 2: GD was validated only for dt*eta <= 2",
                           stacklevel=2)
@@ -138,54 +130,30 @@ class SolverConfig:
     (the spec's frozen ``Xi``, ``S^2`` numbers); same law, different random numbers.  ``memory_gb``: refuse (before compute) a solve whose per-sample state would exceed it.
     """
 
-    S: int = 4000
-    seed: int = 0
-    method: str = "march"
-    damping: float = 1.0
-    max_iter: int = 200
-    tol: float = 1e-9
-    chunk: int = 1000
-    cv: str = "regression"
-    jac_dtype: str = "float32"
-    responses: str = "blocked"
-    window: int = 8
-    block: Optional[int] = None
-    noise: str = "conditional"
-    memory_gb: float = 8.0
+    S: int = param(4000, "Monte-Carlo samples (needs at least 2)", check=">=2")
+    seed: int = param(0, "seed of the frozen random numbers", check="seed")
+    method: str = param("march", "march (solver A) or picard (solver B)", choices=("march", "picard"))
+    damping: float = param(1.0, "solver B damping", check="(0,1]")
+    max_iter: int = param(200, "solver B sweeps", check=">=1")
+    tol: float = param(1e-9, "solver B relative residual tolerance", check=">0")
+    chunk: int = param(1000, "samples per chunk of solver B", check=">=1")
+    cv: str = param("regression", "control variate", choices=("regression", "one", "none"))
+    jac_dtype: str = param("float32", "storage of per-sample tangents", choices=("float64", "float32"))
+    responses: str = param("blocked", "response estimator", choices=("blocked", "pathwise"))
+    window: int = param(8, "exact-lag window of 'blocked'", check=">=1")
+    block: Optional[int] = param(None, "uniform block size of 'blocked' (default: growing blocks)", check=">=1")
+    noise: str = param("conditional", "weight noise realisation", choices=("conditional", "stored"))
+    memory_gb: float = param(8.0, "refuse (before compute) a solve whose state would exceed it", check=">0")
+
+    def __post_init__(self):
+        validate_fields(self)  # every declared field (type, range, allowed values), once per construction
 
     def validate(self) -> "SolverConfig":
-        if not (isinstance(self.S, (int, np.integer)) and self.S >= 2):
-            raise ConfigError("S", f"needs at least 2 Monte-Carlo samples, got {self.S!r}")
-        if self.method not in ("march", "picard"):
-            raise ConfigError("method", f"must be 'march' or 'picard', got {self.method!r}")
-        if not 0 < self.damping <= 1:
-            raise ConfigError("damping", f"must lie in (0, 1], got {self.damping!r}")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise ConfigError("max_iter", f"must be an integer >= 1, got {self.max_iter!r}")
-        if not self.tol > 0:
-            raise ConfigError("tol", f"must be > 0, got {self.tol!r}")
-        if not (isinstance(self.chunk, (int, np.integer)) and self.chunk >= 1):
-            raise ConfigError("chunk", f"must be an integer >= 1, got {self.chunk!r}")
-        if self.cv not in ("regression", "one", "none"):
-            raise ConfigError("cv", f"must be 'regression', 'one' or 'none', got {self.cv!r}")
-        if self.jac_dtype not in ("float64", "float32"):
-            raise ConfigError("jac_dtype", f"must be 'float64' or 'float32', got {self.jac_dtype!r}")
-        if self.responses not in ("blocked", "pathwise"):
-            raise ConfigError("responses", f"must be 'blocked' or 'pathwise', got {self.responses!r}")
+        """Raise :class:`ConfigError` for invalid combinations (each field was checked at construction against
+        its declaration); warn when outside the validated range."""
         if self.responses == "blocked" and self.method != "march":
             raise ConfigError("responses", "the blocked estimator is implemented for method='march' only; use "
                                            "responses='pathwise' with method='picard'")
-        if self.noise not in ("conditional", "stored"):
-            raise ConfigError("noise", f"must be 'conditional' or 'stored', got {self.noise!r}")
-        for name in ("window", "block"):
-            value = getattr(self, name)
-            if name == "block" and value is None:
-                continue
-            if isinstance(value, bool) or not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ConfigError(name, f"must be an integer >= 1, got {value!r}")
-        if isinstance(self.memory_gb, bool) or not (isinstance(self.memory_gb, (int, float))
-                                                    and math.isfinite(self.memory_gb) and self.memory_gb > 0):
-            raise ConfigError("memory_gb", f"must be a finite number > 0, got {self.memory_gb!r}")
         if self.S < 1000:
             warnings.warn(f"S = {self.S} < 1000: outside the validated range (large Monte-Carlo error)",
                           stacklevel=2)

@@ -1,13 +1,8 @@
-"""Errors of the DMFT package (independent of ``grokjax``; same contract as its ``ConfigError``)."""
+"""Errors of the DMFT package; :class:`ConfigError` is ``grokjax``'s own (re-exported)."""
 from __future__ import annotations
 
-
-class ConfigError(ValueError):
-    """An invalid configuration value, raised by ``validate()`` before any compute; ``field`` names it."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(f"invalid value for '{field}': {message}")
+# one error hierarchy: ``except grokjax.ConfigError`` catches the DMFT's invalid values too (same class)
+from grokjax._errors import ConfigError, require  # noqa: F401
 
 
 class DMFTConvergenceError(RuntimeError):

@@ -18,7 +18,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
+import sys
+import typing
 from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
 
 from grokjax._errors import ConfigError, require
 
@@ -28,12 +34,20 @@ MAX_SEED = 2**32 - 1
 MAX_N_LOG = 100_000  # logged steps per run (a larger schedule is refused, not left to hang)
 
 
-def param(default, help: str, *, sweep: bool = False, choices: tuple | None = None, check: str = ""):
-    """A :class:`PolyConfig` field: its default, help text, whether it can be swept in one compiled program
-    (an array leaf of the config pytree), its allowed values, and a range ``check`` (">0", ">=0", ">=1",
-    "[0,1)", "seed"). The CLI flags, the sweep axes and the validation are all read from these."""
+def param(default, help: str, *, sweep: bool = False, choices: tuple | None = None, check: str = "",
+          finite: bool = True, open_choices=None):
+    """A declared configuration field (the one declaration every config uses): its default, help text, whether
+    it can be swept in one compiled program (:class:`PolyConfig`: an array leaf of the pytree), its allowed
+    values (``open_choices``: a predicate admitting further strings), a range ``check`` and whether it must be
+    ``finite``. Its type comes from the annotation (``int``,
+    ``float``, ``str``, ``bool``, ``Optional[...]``, ``tuple[X, ...]``: every element checked).
+
+    ``check``: ``">0"``, ``">=0"``, ``">=1"`` (any ``<op><number>``), an interval ``"[0,1)"``, ``"(0,1]"``,
+    ``"[1,28]"`` ..., or ``"seed"`` (an integer in [0, 2^32 - 1]). The CLI flags, config files, Python
+    constructors, error messages and the property-based tests are all read from these (:func:`check_field`)."""
     return dataclasses.field(default=default, metadata={"help": help, "sweep": sweep, "choices": choices,
-                                                        "check": check})
+                                                        "check": check, "finite": finite,
+                                                        "open_choices": open_choices})
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,7 @@ class PolyConfig:
     centered: bool = param(True, "centred predictor f - f0 (else the plain network)")
     readouts: str = param("fixed", "readouts a_k = 1 (fixed) or trained", choices=("fixed", "trained"))
     optimizer: str = param("gd", "optimizer; also any optax optimizer name taking the step size (e.g. rmsprop)",
-                           choices=OPTIMIZERS)
+                           choices=OPTIMIZERS, open_choices=lambda name: _is_optax_optimizer(name))
     lazy: bool = param(True, "train the exact linearised (lazy) model side by side")
     kernel_regression: bool = param(True, "kernel-regression baseline with the initial NTK")
     ridge: float = param(0.0, "kernel-regression ridge, relative to tr K0 / P", check=">=0")
@@ -82,16 +96,39 @@ class PolyConfig:
     def __post_init__(self):
         self._validate()
 
+    # ---------------------------------------------------------------- pytree (registered in grokjax._simulate)
+    def _tree_flatten(self):
+        return tuple(getattr(self, f) for f in SWEEPABLE), tuple(getattr(self, f) for f in STATIC_FIELDS)
+
+    @classmethod
+    def _tree_unflatten(cls, static, leaves) -> "PolyConfig":
+        """Rebuild from pytree parts without validating again (each configuration was validated once, when it
+        was constructed from numbers); leaves may be arrays, tracers or JAX's placeholders."""
+        obj = object.__new__(cls)
+        for name, value in zip(STATIC_FIELDS, static):
+            object.__setattr__(obj, name, value)
+        for name, value in zip(SWEEPABLE, leaves):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    def with_leaves(self, **leaves) -> "PolyConfig":
+        """This (validated) configuration with swept fields replaced by arrays (e.g. one value per configuration
+        of a sweep chunk), without validation: the caller validated every value as a number before."""
+        require(set(leaves) <= set(SWEEPABLE), "sweep", f"only {SWEEPABLE} can hold arrays")
+        return PolyConfig._tree_unflatten(tuple(getattr(self, f) for f in STATIC_FIELDS),
+                                          tuple(leaves.get(f, getattr(self, f)) for f in SWEEPABLE))
+
     # ---------------------------------------------------------------- validation
     def _validate(self) -> None:
-        """Raise :class:`grokjax.ConfigError` naming the first invalid field. Swept fields holding arrays
-        (inside a compiled sweep) are not checked: each point was checked as a number before."""
+        """Raise :class:`grokjax.ConfigError` naming the first invalid field. Python, numpy and concrete JAX
+        scalars and 0-d arrays are checked alike (and stored as Python numbers); arrays of other shapes are
+        refused. Only JAX tracers (a swept field inside the caller's ``jit``) cannot be checked."""
         concrete = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.metadata.get("sweep") and _is_array_leaf(value):
                 continue
-            concrete[f.name] = check_field(f, value)
+            concrete[f.name] = check_field(f, value, PolyConfig)
             object.__setattr__(self, f.name, concrete[f.name])  # numpy scalars -> Python int/float
         if concrete.get("n_log", 0) > concrete.get("steps", 0):
             raise ConfigError("n_log", f"must be <= steps={self.steps}, got {self.n_log}")
@@ -119,6 +156,16 @@ class PolyConfig:
         return self
 
     def replace(self, **changes) -> "PolyConfig":
+        """A copy with ``changes``, validated; on a configuration whose swept fields are arrays (inside a compiled
+        sweep) only the changed fields are checked."""
+        if any(_is_array_leaf(getattr(self, f)) or hasattr(getattr(self, f), "shape") for f in SWEEPABLE):
+            fields = {f.name: f for f in dataclasses.fields(self)}
+            for name in changes:
+                require(name in fields, name, "is not a PolyConfig field")
+            checked = {k: v if fields[k].metadata.get("sweep") and (_is_array_leaf(v) or hasattr(v, "shape"))
+                       else check_field(fields[k], v, PolyConfig) for k, v in changes.items()}
+            static = tuple(checked.get(f, getattr(self, f)) for f in STATIC_FIELDS)
+            return PolyConfig._tree_unflatten(static, tuple(checked.get(f, getattr(self, f)) for f in SWEEPABLE))
         return dataclasses.replace(self, **changes)
 
     # ---------------------------------------------------------------- derived quantities
@@ -138,42 +185,170 @@ STATIC_FIELDS = tuple(f.name for f in dataclasses.fields(PolyConfig) if not f.me
 
 
 def _is_array_leaf(value) -> bool:
-    """An array or tracer (a swept field inside a compiled sweep), or JAX's placeholder ``object()``."""
-    return type(value) is object or (hasattr(value, "shape") and hasattr(value, "dtype")
-                                     and not isinstance(value, numbers.Number))
+    """A JAX tracer (a swept field inside a user's ``jit``) or JAX's placeholder ``object()``: values that
+    cannot be checked here. Concrete numpy / JAX arrays are not leaves: they are checked like numbers."""
+    if type(value) is object:
+        return True
+    jax = sys.modules.get("jax")
+    if jax is None or not isinstance(value, jax.Array):
+        return False
+    try:  # public API only (jax.core is outside JAX's compatibility policy): a tracer cannot become concrete
+        value.__array__()
+    except jax.errors.JAXTypeError:
+        return True
+    return False
 
 
-def check_field(f: dataclasses.Field, value):
-    """Check one value against its field's type, range and choices; return it (or raise ConfigError)."""
-    name, kind = f.name, f.type if isinstance(f.type, str) else f.type.__name__
+def _scalar(name: str, value):
+    """A Python scalar from a Python / numpy scalar, a 0-d numpy array or a concrete 0-d JAX array (or the value
+    unchanged); an array of any other shape is refused: a field takes one value."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "shape") and hasattr(value, "dtype") and not _is_array_leaf(value):
+        shape = tuple(value.shape)
+        if shape != ():
+            raise ConfigError(name, f"takes a single value, got an array of shape {shape}")
+        return np.asarray(value).item()
+    return value
+
+
+_OP = re.compile(r"(>=|>|<=|<)\s*(-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)$")
+_INTERVAL = re.compile(r"([\[(])\s*(-?[\d.e+]+|-inf)\s*,\s*(-?[\d.e+]+|inf)\s*([\])])$")
+
+
+def bounds(check: str) -> tuple[float, bool, float, bool]:
+    """``(low, low_closed, high, high_closed)`` of a declared range ``check`` (see :func:`param`)."""
+    if not check:
+        return -math.inf, False, math.inf, False
+    if check == "seed":
+        return 0, True, MAX_SEED, True
+    match = _OP.match(check)
+    if match:
+        op, number = match.group(1), float(match.group(2))
+        return {">": (number, False, math.inf, False), ">=": (number, True, math.inf, False),
+                "<": (-math.inf, False, number, False), "<=": (-math.inf, False, number, True)}[op]
+    match = _INTERVAL.match(check)
+    if match:
+        return float(match.group(2)), match.group(1) == "[", float(match.group(3)), match.group(4) == "]"
+    raise ValueError(f"unknown range check {check!r}")
+
+
+def _in_bounds(value: float, check: str) -> bool:
+    low, low_closed, high, high_closed = bounds(check)
+    above = low == -math.inf or (value >= low if low_closed else value > low)
+    below = high == math.inf or (value <= high if high_closed else value < high)
+    return above and below
+
+
+def _range_text(check: str) -> str:
+    if check == "seed":
+        return f"an integer in [0, {MAX_SEED}]"
+    match = _OP.match(check)
+    if match:
+        return f"{match.group(1)} {match.group(2)}"
+    return f"in {check}"
+
+
+def field_kind(cls: type, name: str) -> tuple[str, bool, bool]:
+    """``(scalar type name, optional, sequence)`` of a declared field from its annotation."""
+    hints = _hints(cls)
+    tp, optional, sequence = hints[name], False, False
+    if typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional, tp = len(args) < len(typing.get_args(tp)), args[0]
+    if typing.get_origin(tp) in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        sequence, tp = True, (args[0] if args else float)
+    if tp is tuple or tp is list:
+        sequence, tp = True, float
+    return getattr(tp, "__name__", str(tp)), optional, sequence
+
+
+_HINTS: dict[type, dict] = {}
+
+
+def _hints(cls: type) -> dict:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _check_scalar(name: str, kind: str, value, meta: Mapping):
+    value = _scalar(name, value)
     if kind == "bool":
         require(isinstance(value, bool), name, f"must be true or false, got {value!r}")
         return value
     if kind == "str":
         require(isinstance(value, str), name, f"must be a string, got {value!r}")
-        choices = f.metadata.get("choices")
-        if choices and name != "optimizer":
-            require(value in choices, name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        choices, other = meta.get("choices"), meta.get("open_choices")
+        if choices and value not in choices:
+            if other is None:
+                raise ConfigError(name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+            require(other(value), name, f"must be one of {choices} or the name of an optax optimizer (e.g. "
+                    f"'rmsprop', 'lion'), got {value!r}")
         return value
     is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    check = meta.get("check", "")
     if kind == "int":
-        require(is_number and float(value).is_integer() and isinstance(value, numbers.Integral), name,
-                f"must be an integer, got {value!r}")
+        require(is_number and isinstance(value, numbers.Integral), name, f"must be an integer, got {value!r}")
         value = int(value)
     else:
         require(is_number, name, f"must be a number, got {value!r}")
         value = float(value)
-        require(math.isfinite(value), name, f"must be finite, got {value!r}")
-    check = f.metadata.get("check", "")
-    bounds = {">0": (value > 0, "must be > 0"), ">=0": (value >= 0, "must be >= 0"),
-              ">=1": (value >= 1, "must be an integer >= 1"), "[0,1)": (0 <= value < 1, "must be in [0, 1)"),
-              "seed": (0 <= value <= MAX_SEED, f"must be an integer in [0, {MAX_SEED}]")}
+        if meta.get("finite", True):
+            require(math.isfinite(value), name, f"must be finite, got {value!r}")
+        else:
+            require(not math.isnan(value), name, f"must be a number, got {value!r}")
     if check:
-        ok, message = bounds[check]
-        require(ok, name, f"{message}, got {value!r}")
-    if name == "n_log":
-        require(value <= MAX_N_LOG, name, f"must be <= {MAX_N_LOG}, got {value}")
+        require(_in_bounds(value, check), name, f"must be {_range_text(check)}, got {value!r}")
+    choices = meta.get("choices")
+    if choices:
+        require(value in choices, name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def check_field(f: dataclasses.Field, value, cls: type | None = None):
+    """Check one value against its declared field (type from the annotation of ``cls``, range, finiteness,
+    allowed values); return it normalised (numpy / JAX scalars -> Python; lists -> tuples) or raise
+    :class:`ConfigError` naming the field."""
+    name = f.name
+    if cls is None:
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        optional, sequence = False, False
+    else:
+        kind, optional, sequence = field_kind(cls, name)
+    if value is None and optional:
+        return None
+    if not sequence:
+        value = _check_scalar(name, kind, value, f.metadata)
+        if name == "n_log" and cls is PolyConfig:
+            require(value <= MAX_N_LOG, name, f"must be <= {MAX_N_LOG}, got {value}")
+        return value
+    if isinstance(value, np.ndarray) or (hasattr(value, "shape") and hasattr(value, "dtype")
+                                         and not _is_array_leaf(value)):
+        require(np.ndim(value) == 1, name, f"takes a list of values, got an array of shape {np.shape(value)}")
+        value = list(np.asarray(value).tolist())
+    require(isinstance(value, (list, tuple)), name, f"takes a list of values, got {value!r}")
+    require(len(value) >= 1 or f.default == (), name, "needs at least one value")  # () as default: "none"
+    return tuple(_check_scalar(name, kind, v, f.metadata) for v in value)
+
+
+def declared_fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    """The declared (``param``) fields of a config class."""
+    return tuple(f for f in dataclasses.fields(cls) if "check" in f.metadata)
+
+
+def validate_fields(obj) -> None:
+    """Check every declared field of the dataclass ``obj`` (once, at construction) and store the normalised
+    values; the first invalid one raises :class:`ConfigError` naming it."""
+    cls = type(obj)
+    for f in declared_fields(cls):
+        value = getattr(obj, f.name)
+        if f.metadata.get("sweep") and _is_array_leaf(value):
+            continue
+        object.__setattr__(obj, f.name, check_field(f, value, cls))
 
 
 def is_int(value) -> bool:

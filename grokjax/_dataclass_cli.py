@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> N
     List fields take space-separated values (``--alpha 0.5 1 2``)."""
     hints = typing.get_type_hints(config_cls)
     helps = field_help(config_cls)
+    # a negative number is a value, not a flag name: "--alpha -1e-3", "--eps -inf" reach the field's check
+    # (argparse's own pattern only knows "-1" and "-.5")
+    parser._negative_number_matcher = re.compile(
+        r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^-(?:inf|infinity|nan)$", re.IGNORECASE)
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON or TOML file with config fields; flags given on the command line override it")
     for field in dataclasses.fields(config_cls):

@@ -141,20 +141,13 @@ class LazyRichConfig:
 
     def validate(self) -> "LazyRichConfig":
         """Raise :class:`grokjax.ConfigError` naming the first invalid field; return ``self``."""
-        from grokjax._config import check_field
+        from grokjax._config import validate_fields
 
+        validate_fields(self)  # the declarations: type, range, finiteness of every field and list element
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(f.default, tuple):
-                require(isinstance(value, (tuple, list)), f.name, f"must be a list of values, got {value!r}")
-                if f.name in ("alpha", "seed", "lr"):
-                    require(len(value) >= 1, f.name, "needs at least one value")
+            if isinstance(value, tuple):
                 require(len(set(value)) == len(value), f.name, f"has duplicate values {list(value)}")
-                single = SimpleNamespace(name=f.name, type="int" if f.name == "seed" else "float",
-                                         metadata=f.metadata)
-                object.__setattr__(self, f.name, tuple(check_field(single, v) for v in value))
-            else:
-                object.__setattr__(self, f.name, check_field(f, value))
         require(self.log_points <= self.steps + 1, "log_points", f"must be <= steps + 1 = {self.steps + 1}")
         require(self.optimizer.isidentifier() and callable(getattr(_optax(), self.optimizer, None)), "optimizer",
                 f"must name an optax optimizer (sgd, adam, adamw, ...), got {self.optimizer!r}")

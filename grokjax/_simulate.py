@@ -38,7 +38,8 @@ METRICS = ("train_loss", "test_loss", "pop_test_loss", "decomp_variance", "decom
            "lazy_train_loss", "lazy_test_loss", "lazy_pop_test_loss") + KERNEL_MOVEMENT + ("after_kernel_test_loss",)
 
 
-jax.tree_util.register_dataclass(PolyConfig, data_fields=list(SWEEPABLE), meta_fields=list(STATIC_FIELDS))
+# swept fields are leaves, the others static; unflattening does not validate again (PolyConfig._tree_unflatten)
+jax.tree_util.register_pytree_node(PolyConfig, PolyConfig._tree_flatten, PolyConfig._tree_unflatten)
 
 
 class Scalars(NamedTuple("_SweptValues", [(name, jax.Array) for name in SWEEPABLE])):
@@ -54,7 +55,7 @@ def as_traced(cfg: PolyConfig, values=None) -> PolyConfig:
     per-field values, e.g. one column per field of a sweep chunk). Call inside ``jax.enable_x64`` for float64."""
     values = cfg if values is None else values
     get = values.get if isinstance(values, dict) else (lambda name: getattr(values, name))
-    return dataclasses.replace(cfg, **{f: jnp.asarray(get(f), _dtype(cfg)) for f in SWEEPABLE})
+    return cfg.with_leaves(**{f: jnp.asarray(get(f), _dtype(cfg)) for f in SWEEPABLE})
 
 
 def _dtype(cfg: PolyConfig):

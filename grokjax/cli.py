@@ -110,7 +110,9 @@ def _cmd_run(argv: list[str]) -> int:
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
-    from grokjax.figures import make_figure
+    from grokjax.figures import find_module, make_figure
+
+    find_module(args.name)  # an unknown figure is refused first (ConfigError naming 'figure')
 
     if args.from_path is not None and not Path(args.from_path).is_file():
         return _fail(f"invalid value for 'from': {args.from_path} is not a dataset file")

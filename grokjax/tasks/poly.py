@@ -11,30 +11,30 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
-from grokjax._config import SWEEPABLE, PolyConfig, check_seeds
+from grokjax._config import SWEEPABLE, PolyConfig, check_seeds, param, validate_fields
 from grokjax._errors import require
 
 if TYPE_CHECKING:  # annotations only; xarray is imported where results are built
     import xarray as xr
 
 
-def _option(default, help: str, **metadata):
-    return dataclasses.field(default=default, metadata={"help": help, **metadata})
-
+_option = param  # the sweep's options are declared like PolyConfig's fields (type, range, allowed values)
 
 #: Options of the sweep itself (not parameters of one run).
 _SWEEP_OPTIONS = [
-    ("seeds", tuple[int, ...], _option((0,), "seeds (several values: one run each)")),
+    ("seeds", tuple[int, ...], _option((0,), "seeds (several values: one run each)", check="seed")),
     ("mode", str, _option("product", "how swept values combine: product (grid) or zip (element-wise)",
                           choices=("product", "zip"))),
-    ("threshold", float, _option(0.1, "loss threshold of the printed grokking delay")),
+    ("threshold", float, _option(0.1, "loss threshold of the printed grokking delay", check=">0")),
     ("checkpoint_dir", str, _option("", "folder for finished chunks: re-running the same command resumes")),
-    ("chunk_size", int, _option(0, "configurations per compiled chunk (0 = as many as fit in memory)")),
-    ("memory_limit_gb", float, _option(0.0, "per-device memory budget in GiB (0 = detect)")),
+    ("chunk_size", int, _option(0, "configurations per compiled chunk (0 = as many as fit in memory)", check=">=0")),
+    ("memory_limit_gb", float, _option(0.0, "per-device memory budget in GiB (0 = detect)", check=">=0")),
     ("distributed", bool, _option(False, "join a multi-host run (jax.distributed; Slurm / Open MPI detected)")),
     ("coordinator_address", str, _option("", "host:port of process 0 (explicit multi-host launch)")),
-    ("num_processes", int, _option(0, "number of processes of an explicit multi-host launch (0 = auto)")),
-    ("process_id", int, _option(-1, "this process's index in an explicit multi-host launch (-1 = auto)")),
+    ("num_processes", int, _option(0, "number of processes of an explicit multi-host launch (0 = auto)",
+                                   check=">=0")),
+    ("process_id", int, _option(-1, "this process's index in an explicit multi-host launch (-1 = auto)",
+                                check=">=-1")),
 ]
 
 
@@ -77,7 +77,7 @@ def _validate(self) -> "Config":
 #: (swept ones as lists, ``seed`` replaced by ``seeds``) plus the options of the sweep.
 Config = dataclasses.make_dataclass(
     "Config", [_cli_field(f) for f in dataclasses.fields(PolyConfig) if f.name != "seed"] + _SWEEP_OPTIONS,
-    frozen=True, namespace={"base": _base, "sweep": _sweep, "validate": _validate,
+    frozen=True, namespace={"base": _base, "sweep": _sweep, "validate": _validate, "__post_init__": validate_fields,
                             "__doc__": "PolyConfig fields (swept ones as lists) plus the sweep's options."})
 
 

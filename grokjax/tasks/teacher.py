@@ -33,6 +33,7 @@ import numpy as np
 import optax
 import xarray as xr
 
+from grokjax._config import param
 from grokjax._engines import optax_step
 from grokjax._errors import require
 from grokjax._schedule import log_steps
@@ -50,26 +51,26 @@ PRESETS: dict[str, dict] = {
 @dataclasses.dataclass(frozen=True)
 class Config(C.PresetConfig):
     PRESETS = PRESETS
-    preset: str = "omnigrok"                     # omnigrok | app15b; fields left unset come from the preset
-    d_in: int = 5
-    width: int = 100
-    d_out: int = 5
-    n_train: int = 100
-    n_test: int = 100
-    bias: Optional[bool] = None
-    init: Optional[str] = None                   # torch (U(±1/sqrt(fan_in))) | normal (N(0,1))
-    init_scale: Optional[float] = None           # student parameters × init_scale at init
-    alpha: Optional[tuple[float, ...]] = None    # output multiplier (swept, vmapped)
-    lr: Optional[float] = None
-    weight_decay: Optional[float] = None
-    steps: Optional[int] = None
-    track_linear: Optional[bool] = None
-    threshold: tuple[float, ...] = (1e-3,)       # accuracy thresholds on per-point MSE
-    log_points: int = 150
-    seed: tuple[int, ...] = (1,)                 # student-init seeds (vmapped)
-    teacher_seed: int = 0
-    data_seed: int = 0
-    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
+    preset: str = param("omnigrok", "omnigrok | app15b; fields left unset come from the preset", choices=tuple(PRESETS))
+    d_in: int = param(5, "d in", check=">=1")
+    width: int = param(100, "width", check=">=1")
+    d_out: int = param(5, "d out", check=">=1")
+    n_train: int = param(100, "n train", check=">=1")
+    n_test: int = param(100, "n test", check=">=1")
+    bias: Optional[bool] = param(None, "bias")
+    init: Optional[str] = param(None, "torch (U(±1/sqrt(fan_in))) | normal (N(0,1))", choices=("torch", "normal"))
+    init_scale: Optional[float] = param(None, "student parameters × init_scale at init", check=">0")
+    alpha: Optional[tuple[float, ...]] = param(None, "output multiplier (swept, vmapped)", check=">0")
+    lr: Optional[float] = param(None, "lr", check=">0")
+    weight_decay: Optional[float] = param(None, "weight decay", check=">=0")
+    steps: Optional[int] = param(None, "steps", check=">=1")
+    track_linear: Optional[bool] = param(None, "track linear")
+    threshold: tuple[float, ...] = param((1e-3,), "accuracy thresholds on per-point MSE", check=">0")
+    log_points: int = param(150, "log points", check=">=2")
+    seed: tuple[int, ...] = param((1,), "student-init seeds (vmapped)", check="seed")
+    teacher_seed: int = param(0, "teacher seed", check="seed")
+    data_seed: int = param(0, "data seed", check="seed")
+    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
 
     def check(self) -> None:
         for name in ("d_in", "width", "d_out", "n_train", "n_test"):

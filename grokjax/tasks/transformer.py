@@ -35,6 +35,7 @@ import numpy as np
 import optax
 import xarray as xr
 
+from grokjax._config import param
 from grokjax._engines import optax_step
 from grokjax._errors import require
 from grokjax._schedule import log_steps
@@ -108,23 +109,24 @@ def apply(model: Transformer, tokens: jax.Array) -> jax.Array:
 @dataclasses.dataclass(frozen=True)
 class Config(C.PresetConfig):
     PRESETS = PRESETS
-    preset: str = "notebook"                     # notebook | nanda | app15c; unset fields come from the preset
-    p: Optional[int] = None
-    d_model: Optional[int] = None
-    n_heads: Optional[int] = None
-    d_mlp: Optional[int] = None
-    train_frac: Optional[float] = None
-    lr0: Optional[float] = None                  # AdamW lr = lr0 / α^lr_power
-    lr_power: Optional[float] = None
-    weight_decay: Optional[float] = None
-    alpha: Optional[tuple[float, ...]] = None    # logit scale (swept, vmapped)
-    steps: Optional[int] = None
-    warmup: Optional[int] = None
-    track_linear: Optional[bool] = None
-    log_points: int = 100
-    seed: tuple[int, ...] = (0,)                 # init seeds (vmapped)
-    split_seed: int = 0
-    kernel_points: int = 0                       # NTK movement from init, on this many test points (0 = off)
+    preset: str = param("notebook", "notebook | nanda | app15c; unset fields come from the preset",
+                        choices=tuple(PRESETS))
+    p: Optional[int] = param(None, "p", check=">=3")
+    d_model: Optional[int] = param(None, "d model", check=">=1")
+    n_heads: Optional[int] = param(None, "n heads", check=">=1")
+    d_mlp: Optional[int] = param(None, "d mlp", check=">=1")
+    train_frac: Optional[float] = param(None, "train frac", check="(0,1)")
+    lr0: Optional[float] = param(None, "AdamW lr = lr0 / α^lr_power", check=">0")
+    lr_power: Optional[float] = param(None, "lr power")
+    weight_decay: Optional[float] = param(None, "weight decay", check=">=0")
+    alpha: Optional[tuple[float, ...]] = param(None, "logit scale (swept, vmapped)", check=">0")
+    steps: Optional[int] = param(None, "steps", check=">=1")
+    warmup: Optional[int] = param(None, "warmup", check=">=0")
+    track_linear: Optional[bool] = param(None, "track linear")
+    log_points: int = param(100, "log points", check=">=2")
+    seed: tuple[int, ...] = param((0,), "init seeds (vmapped)", check="seed")
+    split_seed: int = param(0, "split seed", check="seed")
+    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
 
     def check(self) -> None:
         require(self.p >= 3, "p", "must be >= 3")
