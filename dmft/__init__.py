@@ -12,6 +12,10 @@ Theory against simulation (``dmft._agreement``): :func:`solve_seeds` (the DMFT o
 :func:`seed_arrays`, :func:`agreement` (simultaneous band over t, and the pointwise rule),
 :func:`agreement_verdict`, :func:`agreement_table`; :func:`state_gb` estimates a solve's memory.
 """
+try:  # float32 matmuls at 'highest' precision on every backend, as in grokjax (grokjax/_precision.py)
+    from grokjax import _precision  # noqa: F401
+except ImportError:  # pragma: no cover - dmft alone
+    pass
 from dmft._agreement import (CURVES, agreement, agreement_table, agreement_verdict, seed_arrays, sim_curves,
                              solve_seeds, theory_curves)
 from dmft._config import ModelConfig, SolverConfig, authors_step_to_time, default_m0

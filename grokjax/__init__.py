@@ -44,6 +44,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 def __getattr__(name):
     if name in _WHERE:
+        importlib.import_module("grokjax._precision")  # float32 matmuls at 'highest' precision (its docstring)
         value = getattr(importlib.import_module(_WHERE[name]), name)
         globals()[name] = value
         return value

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from grokjax import _precision  # noqa: F401  (float32 matmuls at 'highest' precision on every backend)
+
 
 def ntk_closed_form(X1, X2, stats, alpha, eps, N) -> jax.Array:
     """Closed-form NTK of the fixed-readout committee machine from its statistics (wbar, M)."""

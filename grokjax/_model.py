@@ -13,6 +13,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from grokjax import _precision  # noqa: F401  (float32 matmuls at 'highest' precision on every backend)
+
 
 class Stats(NamedTuple):
     """Sufficient statistics: wbar (D,) and M (D, D). Also used for *changes* (delta wbar, delta M)."""

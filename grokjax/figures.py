@@ -1,7 +1,9 @@
 """Figure registry and the figure command: run -> dataset -> judge -> plot (protocol: ``experiments/__init__.py``).
 
 Figure modules are found through the ``grokjax.figures`` entry-point group (pyproject.toml), so this package
-never imports them by name. This module imports neither JAX nor matplotlib until a figure is made.
+never imports them by name. Run from a plain checkout that is not installed (``PYTHONPATH=. python -m grokjax``,
+as on a GPU machine without network), the groups are read from the checkout's own ``pyproject.toml``
+(:func:`plugin_entry_points`). This module imports neither JAX nor matplotlib until a figure is made.
 """
 from __future__ import annotations
 
@@ -38,17 +40,52 @@ def format_number(value: Any) -> str:
     return str(value)
 
 
+def _checkout_entry_points() -> dict[str, dict[str, str]]:
+    """``{group: {name: "module:attr"}}`` declared in the ``pyproject.toml`` of the source tree this package was
+    imported from, or ``{}`` when it was imported from an installation (no ``pyproject.toml`` beside it)."""
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    if not pyproject.is_file():
+        return {}
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: no TOML reader in the standard library; installed metadata only
+        return {}
+    try:
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
+    except (OSError, ValueError):
+        return {}
+    if project.get("name") != "grokjax":
+        return {}
+    return {group: dict(points) for group, points in project.get("entry-points", {}).items()}
+
+
+def plugin_entry_points(group: str) -> dict[str, str]:
+    """``{name: "module[:attr]"}`` of the plugins registered under entry-point ``group`` (``grokjax.figures``,
+    ``grokjax.commands``, ...): installed packages' metadata, overridden by the checkout's own ``pyproject.toml``
+    when grokjax runs from a source tree (so a plain, uninstalled checkout finds its figures and commands)."""
+    found = {ep.name: ep.value for ep in entry_points(group=group)}
+    found.update(_checkout_entry_points().get(group, {}))
+    return found
+
+
+def load_plugin(value: str):
+    """The object named by an entry-point value ``"module:attr"`` (or the module for ``"module"``)."""
+    module_name, _, attr = value.partition(":")
+    obj = importlib.import_module(module_name.strip())
+    for part in filter(None, attr.strip().split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
 def figure_modules() -> list[str]:
     """Module names registered under the ``grokjax.figures`` entry-point group, in name order."""
-    return sorted({ep.value for ep in entry_points(group=FIGURE_GROUP)})
+    return sorted(set(plugin_entry_points(FIGURE_GROUP).values()))
 
 
 def command(name: str):
     """The function registered as ``name`` under ``grokjax.commands`` (e.g. ``compare-dmft``), or ``None``."""
-    for ep in entry_points(group=COMMAND_GROUP):
-        if ep.name == name:
-            return ep.load()
-    return None
+    value = plugin_entry_points(COMMAND_GROUP).get(name)
+    return None if value is None else load_plugin(value)
 
 
 def available_figures() -> dict[str, str]:

@@ -212,9 +212,26 @@ def _engine(ds: xr.Dataset, config: Any) -> str:
     return "weights (parameter-space training)" if "task" in ds.attrs else "not recorded"
 
 
+def netcdf_engine() -> str:
+    """The xarray backend :func:`save_dataset` writes with: ``"h5netcdf"`` (netCDF4/HDF5, the default, a declared
+    dependency) or, where h5netcdf is not importable (e.g. a GPU image that lacks it), ``"scipy"`` (netCDF3
+    classic; int64 values that fit are stored as int32). :func:`load_dataset` reads either."""
+    import importlib.util
+
+    for name, module in (("h5netcdf", "h5netcdf"), ("scipy", "scipy.io")):
+        try:
+            if importlib.util.find_spec(module) is not None:
+                __import__(module)
+                return name
+        except ImportError:
+            continue
+    raise ConfigError("out", "cannot write a netCDF dataset: neither h5netcdf nor scipy is importable "
+                      "(pip install h5netcdf)")
+
+
 def save_dataset(ds: xr.Dataset, path: str | Path, config: Any = None, *, overwrite: bool = False,
                  **extra_attrs: Any) -> Path:
-    """Save ``ds`` atomically to ``path`` (netCDF via h5netcdf) with config and provenance attributes.
+    """Save ``ds`` atomically to ``path`` (netCDF via :func:`netcdf_engine`) with config and provenance attributes.
 
     Every variable gets long_name / units / description (:func:`grokjax._metadata.annotate`); ``ds.attrs``
     gets ``conventions``, ``engine``, versions and device. An existing ``path`` is refused
@@ -238,13 +255,19 @@ def save_dataset(ds: xr.Dataset, path: str | Path, config: Any = None, *, overwr
     with output_lock(path):
         check_writable(path, "out", overwrite=overwrite)  # again under the lock: another writer may have won
         with _atomic_target(path) as tmp:
-            ds.to_netcdf(tmp, engine="h5netcdf")
+            ds.to_netcdf(tmp, engine=netcdf_engine())
     return path
+
+
+def _read_engine(path: str | Path) -> str:
+    """The backend for a file written by :func:`save_dataset`: netCDF3 (magic ``CDF``) -> scipy, else h5netcdf."""
+    with open(path, "rb") as handle:
+        return "scipy" if handle.read(3) == b"CDF" else "h5netcdf"
 
 
 def load_dataset(path: str | Path) -> xr.Dataset:
     """Load a dataset written by :func:`save_dataset` fully into memory; ``ds.attrs['config']`` is a dict."""
-    with xr.open_dataset(path, engine="h5netcdf") as handle:
+    with xr.open_dataset(path, engine=_read_engine(path)) as handle:
         ds = handle.load()
     if isinstance(ds.attrs.get("config"), str):
         ds.attrs["config"] = json.loads(ds.attrs["config"])
