@@ -312,9 +312,10 @@ CLAIM_DELAY = ("the DMFT predicts the grokking delay (test minus train half-drop
 
 
 def _delay(t, train, test):
-    from grokjax import half_drop_step
+    """The grokking delay by the half-drop rule (:func:`grokjax.half_drop_delay`, test minus train)."""
+    from grokjax import half_drop_delay
 
-    return float(half_drop_step(t, test) - half_drop_step(t, train))
+    return float(half_drop_delay(t, train, test))
 
 
 def _run_delay(size, quiet):

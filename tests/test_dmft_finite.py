@@ -13,7 +13,9 @@ from dmft._params import to_params
 SET_A = ModelConfig(N=4, a=8.0, alpha=2.0, eps=0.5, eta=4.0, dt=0.25, T=12)
 
 
-@pytest.fixture(scope="module", params=["conditional", "stored"])
+# the default suite keeps the stored-noise case (half the time; the conditional route reproduces a stored Xi in
+# tests/test_dmft_noise.py)
+@pytest.fixture(scope="module", params=[pytest.param("conditional", marks=pytest.mark.slow), "stored"])
 def both_solvers(request):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -77,7 +77,7 @@ def test_noise_has_the_empirical_signal_covariance():
     assert np.max(np.abs(emp - target) / se) < 5.0
 
 
-@pytest.mark.parametrize("noise", ["conditional", "stored"])
+@pytest.mark.parametrize("noise", ["conditional", pytest.param("stored", marks=pytest.mark.slow)])
 def test_longer_horizon_extends_a_shorter_one(noise):
     """The random numbers of step t do not depend on T: a T = 8 solve is the start of a T = 14 solve."""
     with warnings.catch_warnings():

@@ -4,7 +4,8 @@ Tiny-size wall times of the figure command (one process, 2 shared CPU cores, com
 fig1 7 s, fig3a 10, fig3b 7, phase 5, fig6 8; app8.4 8, app8.4.1 11, app8.4.2 5, app11 4, app12 4, app14 4,
 app15a 7, app16 8, app17 5, app18 3; fig2 10, fig2c 5, fig5a 12, fig5b 9, app8.3.1 8, app15b 7, app15c 24,
 app17.1 5, app17.2 9; fig4 39, fig4b 1, dmft-delay 33. Those over ~15 s, and the slower of the rest
-until the default run of this file stays under ~2 minutes, are marked slow (run them with -m slow).
+until the default run of this file stays under ~2 minutes, were marked slow; now the default suite runs one
+figure per protocol implementation (``DEFAULT``) and the rest run with -m slow.
 """
 import pytest
 
@@ -12,14 +13,14 @@ from grokjax import cli
 from grokjax._errors import ConfigError
 from grokjax.figures import available_figures, find_module
 
-#: figures whose tiny run is slow (over ~15 s: fig4, dmft-delay, app15c; the rest: to keep this file's default
-#: run under ~2 minutes)
-SLOW = {"fig4", "dmft-delay", "app15c", "fig5a", "app8.4.1", "fig2", "fig5b", "app17.2", "fig3a",
-        "app15b"}
+#: the default suite runs one figure per implementation of the protocol (fig_poly, fig_dmft, the appendix studies'
+#: ``protocol``, the task figures' ``task_protocol``), the fast one of each; every figure runs with -m slow (and
+#: in ``grokjax reproduce --size tiny``)
+DEFAULT = {"phase", "fig4b", "app12", "fig2c"}
 FIGURES = sorted(available_figures())
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in FIGURES])
+@pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow) for n in FIGURES])
 def test_figure_from_dataset_prints_the_same_verdict(name, tmp_path, capsys, monkeypatch):
     out = tmp_path / "figs"
     assert cli.main(["figure", name, "--size", "tiny", "--out", str(out), "--quiet"]) == 0
