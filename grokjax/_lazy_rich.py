@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
-import io
 import itertools
 import json
 import math
@@ -546,45 +545,32 @@ def _chunked(run: Callable, inputs: Mapping[str, np.ndarray], total: int, chunk:
     written atomically (with the fingerprint and its rows) as soon as it is done: a killed run resumes."""
     import contextlib
 
-    from grokjax.store import atomic_write_bytes, folder_lock
+    from grokjax import _interrupt
+    from grokjax._checkpoint import check_manifest, load_chunk, rows_of, save_chunk
+    from grokjax.store import folder_lock
 
     n_chunks = -(-total // chunk)
     results: dict[int, dict[str, np.ndarray]] = {}
     lock = contextlib.nullcontext() if ckpt is None else folder_lock(ckpt, "checkpoint_dir")
     with lock:
-        if ckpt is not None:
-            manifest = ckpt / "manifest.json"
-            if manifest.exists():
-                try:
-                    old = json.loads(manifest.read_text())
-                except ValueError:
-                    old = {}
-                if (old.get("fingerprint"), old.get("chunk_size")) != (fingerprint, chunk):
-                    raise ConfigError("checkpoint_dir", f"{ckpt} holds another run (fingerprint "
-                                      f"{old.get('fingerprint')}, chunk size {old.get('chunk_size')}; this run "
-                                      f"{fingerprint}, {chunk}); use another folder")
-            else:
-                atomic_write_bytes(manifest, json.dumps({"fingerprint": fingerprint, "chunk_size": chunk,
-                                                         "chunks": n_chunks, "configs": total}).encode())
+        if ckpt is not None:  # the shared proof (grokjax._checkpoint): fingerprint + layout, per-chunk rows + hash
+            check_manifest(ckpt, fingerprint, chunk, chunk, total, chunk)
+            _interrupt.checkpoint_started(ckpt, n_chunks)
         for i in range(n_chunks):
             lo, hi = i * chunk, min(total, (i + 1) * chunk)
             path = ckpt / f"chunk_{i:05d}.npz" if ckpt is not None else None
-            if path is not None and path.exists():
-                try:
-                    with np.load(path, allow_pickle=False) as archive:
-                        part = {k: archive[k] for k in archive.files}
-                    if str(part.pop("__fingerprint__")) == fingerprint and int(part.pop("__lo__")) == lo:
-                        results[i] = part
-                        continue
-                except Exception:  # unreadable or foreign: recompute
-                    pass
+            if path is not None and (path.exists() or path.is_symlink()):
+                part = load_chunk(path, fingerprint, i, lo, hi, rows_of(inputs, lo, hi))
+                if part is not None:
+                    results[i] = part
+                    _interrupt.chunk_saved()
+                    continue
             idx = np.arange(lo, lo + chunk) % total
             out = jax.device_get(run(**{k: v[idx] for k, v in inputs.items()}))
             results[i] = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
             if path is not None:
-                buffer = io.BytesIO()
-                np.savez(buffer, __fingerprint__=np.asarray(fingerprint), __lo__=np.asarray(lo), **results[i])
-                atomic_write_bytes(path, buffer.getvalue())
+                save_chunk(path, results[i], fingerprint, i, lo, hi, rows_of(inputs, lo, hi), columns=list(inputs))
+                _interrupt.chunk_saved()
     return {k: np.concatenate([results[i][k] for i in range(n_chunks)]) for k in results[0]}
 
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import itertools
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -29,7 +27,8 @@ import xarray as xr
 
 from grokjax._config import SWEEPABLE, PolyConfig, check_seeds, choose_engine, is_int, step_cost
 from grokjax import _interrupt
-from grokjax._errors import CheckpointWarning, ConfigError, require
+from grokjax._checkpoint import check_manifest, load_chunk, rows_of, save_chunk
+from grokjax._errors import ConfigError, require
 from grokjax._simulate import METRICS, as_traced, compiled_simulate, logged_steps, simulate
 from grokjax.store import atomic_write_bytes, check_writable, config_to_json, folder_lock
 
@@ -96,120 +95,6 @@ def _fingerprint(base: PolyConfig, points, seeds) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-_MANIFEST_FORMAT = 2
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, CheckpointWarning, stacklevel=3)
-
-
-def _rows(flat_scalars: np.ndarray, flat_seeds: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """The configurations of rows ``lo:hi``: one row ``(seed, *swept scalars)`` each (what a chunk holds)."""
-    return np.concatenate([flat_seeds[lo:hi, None].astype(np.float64), flat_scalars[lo:hi]], axis=1)
-
-
-def _content_hash(arrays: Mapping[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for key in sorted(arrays):
-        array = np.ascontiguousarray(arrays[key])
-        digest.update(f"{key}|{array.dtype.str}|{array.shape}|".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def _save_chunk(path: Path, part: Mapping[str, np.ndarray], fingerprint: str, index: int, lo: int, hi: int,
-                rows: np.ndarray) -> None:
-    """Write one chunk atomically with what proves it: the sweep's fingerprint, its index and row range, the
-    configurations it holds (``__configs__``: seed and swept scalars per row) and a hash of its content."""
-    meta = {"format": _MANIFEST_FORMAT, "fingerprint": fingerprint, "index": index, "lo": lo, "hi": hi,
-            "columns": ["seed", *SWEEPABLE], "sha256": _content_hash(part)}
-    buffer = io.BytesIO()
-    np.savez(buffer, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), __configs__=rows, **part)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _load_chunk(path: Path, fingerprint: str, index: int, lo: int, hi: int,
-                rows: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The chunk at ``path`` if it proves to be chunk ``index`` of this sweep (same fingerprint, row range,
-    configurations and content hash, every output present); otherwise None after one warning line."""
-    reason = None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            data = {k: archive[k] for k in archive.files}
-    except Exception as exc:  # BadZipFile, EOFError, ValueError, OSError, zlib.error, ...
-        reason = f"is unreadable ({type(exc).__name__}: {str(exc)[:80] or 'empty or truncated'})"
-        data = {}
-    if reason is None:
-        try:
-            meta = json.loads(bytes(data.pop("__meta__")).decode())
-            held = data.pop("__configs__")
-            if not isinstance(meta, dict):
-                raise ValueError
-        except Exception:
-            meta, held = None, None
-        expected = set(METRICS) | set(SCALAR_OUTPUTS)
-        if meta is None:
-            reason = "does not record what it holds (corrupt, or written by an older grokjax)"
-        elif meta.get("fingerprint") != fingerprint:
-            reason = f"belongs to another sweep (fingerprint {meta.get('fingerprint')}, this sweep {fingerprint})"
-        elif (meta.get("index"), meta.get("lo"), meta.get("hi")) != (index, lo, hi):
-            reason = (f"holds chunk {meta.get('index')} (rows {meta.get('lo')}:{meta.get('hi')}), not chunk {index} "
-                      f"(rows {lo}:{hi})")
-        elif held.shape != rows.shape or not np.array_equal(held, rows):
-            reason = "holds other configurations than this chunk's"
-        elif meta.get("sha256") != _content_hash(data):
-            reason = "does not match its content hash (corrupt)"
-        elif not expected <= set(data) or any(v.ndim < 1 or v.shape[0] != hi - lo for v in data.values()):
-            reason = "lacks outputs or has the wrong shape"
-    if reason is not None:
-        _warn(f"checkpoint_dir: {path} {reason}; recomputing it")
-        return None
-    return data
-
-
-def _check_manifest(ckpt: Path, fingerprint: str, chunk: int, chunk_size: int | None, total: int,
-                    max_chunk: int, n_dev: int) -> int:
-    """Check (or write) ``manifest.json``: the sweep's fingerprint and chunk layout. Returns the chunk size to
-    use: a folder of another sweep is refused; an unreadable manifest is rewritten (one warning: every chunk is
-    still checked on its own); a layout of another chunk size is adopted when the size was left to memory
-    (``chunk_size=None``) and fits, else refused, naming ``checkpoint_dir``."""
-    manifest = ckpt / "manifest.json"
-
-    def write(size: int) -> None:
-        atomic_write_bytes(manifest, json.dumps({
-            "format": _MANIFEST_FORMAT, "fingerprint": fingerprint, "chunk_size": size,
-            "chunks": -(-total // size), "configs": total}, sort_keys=True).encode())
-
-    if not (manifest.exists() or manifest.is_symlink()):
-        write(chunk)
-        return chunk
-    try:
-        old = json.loads(manifest.read_text())
-        if not isinstance(old, dict) or not isinstance(old.get("fingerprint"), str):
-            raise ValueError("no fingerprint")
-        old_chunk = old.get("chunk_size", chunk)
-        if not (is_int(old_chunk) and old_chunk >= 1):
-            raise ValueError(f"chunk_size {old_chunk!r}")
-    except Exception as exc:  # JSONDecodeError, UnicodeDecodeError, OSError, ...
-        _warn(f"checkpoint_dir: {manifest} is unreadable ({type(exc).__name__}); rewriting it (each chunk is "
-              "still checked before it is reused)")
-        write(chunk)
-        return chunk
-    if old["fingerprint"] != fingerprint:
-        raise ConfigError("checkpoint_dir", f"{ckpt} holds a different sweep (fingerprint {old['fingerprint']}, "
-                          f"this sweep {fingerprint}); use another folder")
-    if old_chunk != chunk:
-        if chunk_size is None and old_chunk <= max_chunk and old_chunk % n_dev == 0:
-            chunk = old_chunk  # the size was left to memory: resume with the folder's layout
-        else:
-            raise ConfigError("checkpoint_dir", f"{ckpt} holds chunks of {old_chunk} configurations, this run "
-                              f"asks for {chunk}; rerun with --chunk-size {old_chunk} (chunk_size={old_chunk}) "
-                              "or use another folder")
-    if old.get("format") != _MANIFEST_FORMAT:
-        write(chunk)
-    return chunk
-
-
 def _compiled(mesh, progress):
     if mesh is None and progress is None:
         return compiled_simulate(batched=True)
@@ -270,6 +155,7 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
     flat_scalars = np.array([[point.get(f, getattr(base, f)) for f in SWEEPABLE]
                              for point in points for _ in seeds], dtype=np.float64)
     flat_seeds = np.array([seed for _ in points for seed in seeds], dtype=np.uint32)
+    columns = {"seed": flat_seeds, **{f: flat_scalars[:, j] for j, f in enumerate(SWEEPABLE)}}  # what a chunk holds
 
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt is not None:
@@ -283,7 +169,7 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
     with lock:
         fingerprint = _fingerprint(base, points, seeds)
         if ckpt is not None:
-            chunk = _check_manifest(ckpt, fingerprint, chunk, chunk_size, total, fit * n_dev, n_dev)
+            chunk = check_manifest(ckpt, fingerprint, chunk, chunk_size, total, fit * n_dev, n_dev)
             n_chunks = -(-total // chunk)
             _interrupt.checkpoint_started(ckpt, n_chunks)
 
@@ -312,7 +198,8 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
             path = ckpt / f"chunk_{i:05d}.npz" if ckpt is not None else None
             lo, hi = i * chunk, min(total, (i + 1) * chunk)
             if path is not None and (path.exists() or path.is_symlink()):
-                part = _load_chunk(path, fingerprint, i, lo, hi, _rows(flat_scalars, flat_seeds, lo, hi))
+                part = load_chunk(path, fingerprint, i, lo, hi, rows_of(columns, lo, hi),
+                                  expected=(*METRICS, *SCALAR_OUTPUTS))
                 if part is not None:
                     results[i] = part
                     _interrupt.chunk_saved()
@@ -328,7 +215,7 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
             part = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
             results[i] = part
             if path is not None:
-                _save_chunk(path, part, fingerprint, i, lo, hi, _rows(flat_scalars, flat_seeds, lo, hi))
+                save_chunk(path, part, fingerprint, i, lo, hi, rows_of(columns, lo, hi), columns=list(columns))
                 _interrupt.chunk_saved()
                 with open(ckpt / "computed.log", "a") as log:  # audit trail: which chunks were computed, when
                     log.write(f"{i} {time.time():.3f} pid={os.getpid()}\n")

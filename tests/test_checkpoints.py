@@ -200,3 +200,43 @@ def test_cli_reports_bad_chunk_in_one_line_and_refuses_changed_chunk_size(tmp_pa
     third = grokjax("--out", str(tmp_path / "c.nc"), "--chunk-size", "2")
     assert third.returncode == 2 and "checkpoint_dir" in third.stderr and "Traceback" not in third.stderr
     assert not (tmp_path / "c.nc").exists()
+
+
+def test_run_model_checkpoints_prove_what_they_hold_too(tmp_path):
+    """The model layer's chunked runs share the same proof (grokjax._checkpoint): a swapped, a truncated and a
+    foreign chunk are each recomputed with one warning line, and the result equals a run without checkpoints."""
+    import jax
+    import jax.numpy as jnp
+
+    def init(key):
+        k1, k2 = jax.random.split(key)
+        return {"W": jax.random.normal(k1, (8, 3)), "v": jax.random.normal(k2, (8, 1))}
+
+    def apply(p, x):
+        return jnp.tanh(x @ p["W"].T) @ p["v"] / 8
+
+    X = jax.random.normal(jax.random.PRNGKey(0), (24, 3))
+    Y = jnp.sin(X[:, :1])
+    model = gj.Model(apply, init, gj.Data(X[:16], Y[:16], X[16:], Y[16:]), name="ckpt-test")
+
+    def run(folder, alpha=(0.5, 1.0, 2.0)):
+        cfg = gj.LazyRichConfig(alpha=alpha, seed=(0,), steps=30, log_points=5, chunk_size=1,
+                                checkpoint_dir=str(folder) if folder else "")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = gj.run_model(model, cfg)
+        return ds, [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
+
+    plain, _ = run(None)
+    folder = tmp_path / "ck"
+    first, caught = run(folder)
+    assert caught == []
+    other = tmp_path / "other"
+    run(other, alpha=(0.5, 1.0, 3.0))
+    shutil.copyfile(folder / "chunk_00000.npz", folder / "chunk_00001.npz")  # swapped
+    _truncate(folder / "chunk_00000.npz")  # truncated
+    shutil.copyfile(other / "chunk_00002.npz", folder / "chunk_00002.npz")  # another run's
+    again, caught = run(folder)
+    assert len(caught) == 3, caught
+    for name in plain.data_vars:
+        np.testing.assert_array_equal(again[name].values, plain[name].values, err_msg=name)
