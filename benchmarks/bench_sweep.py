@@ -64,13 +64,13 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--sizes", default="small,fig1", help="comma list of: small, fig1")
     parser.add_argument("--tiny", action="store_true",
-                        help="a 2 x 2 sweep of 10 steps at D=8, N=8 (checks that the benchmark runs; timings meaningless)")
+                        help="a 1 x 2 sweep of 10 steps at D=8, N=8 (checks that the benchmark runs; timings meaningless)")
     args = parser.parse_args(argv)
     sizes = {"small": dict(D=20, N=40, P=110, P_test=200), "fig1": dict(D=100, N=500, P=550, P_test=1000)}
     alphas, epss = ALPHAS, EPSS
     if args.tiny:
         sizes = {"small": dict(D=8, N=8, P=20, P_test=20)}
-        args.sizes, args.steps, alphas, epss = "small", 10, ALPHAS[:2], EPSS[:2]
+        args.sizes, args.steps, alphas, epss = "small", 10, ALPHAS[:1], EPSS[:2]
     peak = matmul_peak_flops(*((128, 1) if args.tiny else ()))
     print(f"device: {jax.devices()[0].device_kind}; measured float32 matmul peak: {peak / 1e9:.1f} GFLOP/s")
     rows = []

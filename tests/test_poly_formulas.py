@@ -50,7 +50,7 @@ def test_initial_ntk_gram_spectrum_matches_mercer_eigenvalues(x64):
     assert np.all(np.abs(lam[1 + D + n_quad:]) < 1e-9)  # higher degrees carry no power
 
 
-@pytest.mark.parametrize("c0", [0.0, -0.37])
+@pytest.mark.parametrize("c0", [0.0, pytest.param(-0.37, marks=pytest.mark.slow)])  # same route, c0 != 0 slow
 def test_decomposition_equals_monte_carlo(x64, c0):
     D, N, alpha, eps = 6, 5, 1.3, 0.4
     params, _ = _random_state(jax.random.PRNGKey(4), N=N, D=D)

@@ -74,6 +74,7 @@ def test_two_processes_over_loopback_equal_single_process(reference, tmp_path):
     _same(ds, reference)
 
 
+@pytest.mark.slow  # ~30 s, three CLI processes; resume is checked in-process by tests/test_checkpoints.py
 def test_sigkill_then_resume_gives_identical_dataset(tmp_path):
     ckpt = tmp_path / "ckpt"
     out = tmp_path / "resumed.nc"
