@@ -115,8 +115,9 @@ def _one_seed(key, p, D, P, dtype):
     return run(*draw(key, p, D, P, dtype), p)
 
 
-def simulate(p, D: int, seeds, seed_batch: int = 4, dtype=jnp.float32) -> dict:
-    """Run GD for every seed in ``seeds``; returns numpy arrays with a leading seed axis.
+def simulate_side(p, D: int, seeds, seed_batch: int = 4, dtype=jnp.float32) -> dict:
+    """The independent DMFT-convention ("side") simulator: GD for every seed in ``seeds``; numpy arrays with a
+    leading seed axis.
 
     Keys: ``train`` (t = 0 control variate), ``train_raw``, ``test``, ``m`` (S, T+1, N), ``Q``, ``Qt0``;
     ``time = step * p.dt``.  ``p`` is a :class:`dmft.ModelConfig` (only its fields are read).
@@ -159,7 +160,7 @@ def library_config(p, D: int):
 def simulate_library(p, D: int, seeds, seed_batch: int = 4) -> dict:
     """GD with the library's own simulator (:func:`grokjax.simulate_from`) from exact-overlap initialisations.
 
-    Same draws as :func:`simulate` (``draw``): the two routes see identical problems.  Returns ``train``
+    Same draws as :func:`simulate_side` (``draw``): the two routes see identical problems.  Returns ``train``
     (fitted t = 0 control variate), ``train_raw``, ``test`` (the library's exact population loss) with a leading
     seed axis; ``time = step * p.dt``.
     """

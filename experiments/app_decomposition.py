@@ -209,7 +209,7 @@ LAMBDAS = (0.0, 0.05, 0.2, 0.5, 0.75, 0.95)
 
 
 def interpolation_inits(cfg: PolyConfig, seed: int, lambdas):
-    """Data and stacked initial params for W = lam W* + (1-lam) W_rand (W_rand, data as in ``simulate``)."""
+    """Data and stacked initial params for W = lam W* + (1-lam) W_rand (W_rand, data as in ``grokjax.simulate``)."""
     k_data, k_init = jax.random.split(jax.random.PRNGKey(seed))
     data = make_data(k_data, cfg.D, cfg.P, cfg.P_test, convention=cfg.convention)
     W_rand = init_params(k_init, cfg.N, cfg.D)["W"]
@@ -268,7 +268,9 @@ def _judge_app8_4_2(name, ds):
                       "less than a quarter of it; W* rows +-beta/sqrt(alpha eps); seed 0 data/W_rand")
 
 
-DATASET_FIGURES = {  # figure -> (run, judge, plot); the protocol of experiments/__init__.py
+# ------------------------------------------------------------------------------ protocol
+#: figure -> (run, judge, plot): the protocol of experiments/__init__.py
+DATASET_FIGURES = {
     "app8.4.1": (_run_app8_4_1, _judge_app8_4_1, _plot_app8_4_1),
     "app8.4.2": (_run_app8_4_2, _judge_app8_4_2, _plot_app8_4_2),
     "app12": (_run_decomposition, _judge_decomposition, _plot_decomposition),

@@ -194,7 +194,9 @@ def _judge_app18(name, ds):
                       "eps=0.25, eta0=0.5, centred; the P and k values are our choice (UNKNOWN in the spec)")
 
 
-DATASET_FIGURES = {  # figure -> (run, judge, plot); the protocol of experiments/__init__.py
+# ------------------------------------------------------------------------------ protocol
+#: figure -> (run, judge, plot): the protocol of experiments/__init__.py
+DATASET_FIGURES = {
     "app8.4": (_run_app8_4, _judge_app8_4, _plot_app8_4),
     "app18": (_run_app18, _judge_app18, _plot_app18),
 }

@@ -175,7 +175,9 @@ def _judge_app15a(name, ds):
                       "lazy model final > 0.5, regime grokking (module docstring); GD shown for comparison")
 
 
-DATASET_FIGURES = {  # figure -> (run, judge, plot); the protocol of experiments/__init__.py
+# ------------------------------------------------------------------------------ protocol
+#: figure -> (run, judge, plot): the protocol of experiments/__init__.py
+DATASET_FIGURES = {
     "app14": (_run_app14, _judge_app14, _plot_app14),
     "app15a": (_run_app15a, _judge_app15a, _plot_app15a),
 }

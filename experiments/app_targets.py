@@ -229,7 +229,9 @@ def _judge_app17(name, ds):
                       f"committee machine Conv. A, eps={ACC_EPS}, eta0={ACC_ETA0}, centred; our choices")
 
 
-DATASET_FIGURES = {  # figure -> (run, judge, plot); the protocol of experiments/__init__.py
+# ------------------------------------------------------------------------------ protocol
+#: figure -> (run, judge, plot): the protocol of experiments/__init__.py
+DATASET_FIGURES = {
     "app16": (_run_app16, _judge_app16, _plot_app16),
     "app17": (_run_app17, _judge_app17, _plot_app17),
 }

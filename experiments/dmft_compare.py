@@ -141,7 +141,7 @@ def compare(p: ModelConfig, sc: SolverConfig, Ds, seeds, dmft_seeds=2, theory: s
     ``sim="library"`` runs :func:`grokjax.simulate_from` (exact-overlap initialisations), ``"side"`` the
     independent DMFT-convention simulator; both see identical draws.  ``seeds``: a list, or a count.
     """
-    from experiments._dmft_sim import simulate, simulate_library
+    from experiments._dmft_sim import simulate_side, simulate_library
 
     t0 = time.time()
     if not quiet:
@@ -150,7 +150,7 @@ def compare(p: ModelConfig, sc: SolverConfig, Ds, seeds, dmft_seeds=2, theory: s
     if not quiet:
         print(f"theory done in {time.time() - t0:.1f} s", flush=True)
     sims, stats = {}, {}
-    runner = simulate_library if sim == "library" else simulate
+    runner = simulate_library if sim == "library" else simulate_side
     for D in Ds:
         t0 = time.time()
         sims[D] = runner(p, D, _seed_list(seeds), seed_batch=seed_batch)

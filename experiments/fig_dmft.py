@@ -3,7 +3,7 @@
 * ``fig4``: train / test loss and train-test gap, DMFT (finite ``a = P/D``, several Monte-Carlo seeds), its
   online limit and the first-order 1/a gap against finite-D GD from exact-overlap initialisations averaged over
   seeds, for five parameter sets, to ``t = T dt`` (small: t = 100).  The simulations use the DMFT-convention
-  simulator (``experiments._dmft_sim.simulate``), which a test shows equal to ``grokjax.simulate_from`` on the
+  simulator (``experiments._dmft_sim.simulate_side``), which a test shows equal to ``grokjax.simulate_from`` on the
   same draws to float32 round-off: the library's metrics are computed from the D x D statistics, O(P D^2) per
   logged step, ~500x the cost of a GD step at N = 4, D = 2000 (``grokjax compare dmft`` uses the library by
   default, ``--sim side`` for large D).
@@ -82,7 +82,7 @@ def _var(dims, values, long_name, description, units="1"):
 def _run_fig4(size, quiet):
     import xarray as xr
 
-    from experiments._dmft_sim import simulate
+    from experiments._dmft_sim import simulate_side
 
     T, D, n_seeds, S, n_dmft = SIZE_PARAMS[size]
     out = {}
@@ -92,7 +92,7 @@ def _run_fig4(size, quiet):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             th = solve_seeds(p, _solver(S), n_dmft, "both")
-            sim = simulate(p, D, range(n_seeds), seed_batch=4 if D <= 1000 else 2)
+            sim = simulate_side(p, D, range(n_seeds), seed_batch=4 if D <= 1000 else 2)
             _, gap1 = first_order_gap(p)
         out[name] = (p, th, sim, gap1)
         if not quiet:
@@ -321,7 +321,7 @@ def _delay(t, train, test):
 def _run_delay(size, quiet):
     import xarray as xr
 
-    from experiments._dmft_sim import simulate
+    from experiments._dmft_sim import simulate_side
 
     T, dt, D, n_seeds, S = SIZE_DELAY[size]
     alphas = GRID_ALPHA if size != "tiny" else GRID_ALPHA[::2]
@@ -335,7 +335,7 @@ def _run_delay(size, quiet):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 r = solve_dmft(p, _solver(S))
-                sim = simulate(p, D, range(n_seeds), seed_batch=n_seeds)
+                sim = simulate_side(p, D, range(n_seeds), seed_batch=n_seeds)
             dm_train[i, j], dm_test[i, j] = r.train, r.test
             sm_train[i, j], sm_test[i, j] = sim["train"].mean(0), sim["test"].mean(0)
             if not quiet:

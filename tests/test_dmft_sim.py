@@ -30,10 +30,10 @@ def test_library_simulator_equals_side_simulator():
     """grokjax.simulate_from (library conventions: x ~ N(0, I/D), MSE without 1/2, lr = eta0 N/alpha^2) and the
     independent DMFT-convention simulator on identical draws: same GD trajectory to float32 round-off; the
     exact-overlap initialisation has W0 beta/D = m0."""
-    from experiments._dmft_sim import simulate, simulate_library
+    from experiments._dmft_sim import simulate_side, simulate_library
 
     p = ModelConfig(T=20, a=6.0, alpha=1.5, eps=0.7)
-    side = simulate(p, 150, [3, 4, 5], seed_batch=3)
+    side = simulate_side(p, 150, [3, 4, 5], seed_batch=3)
     lib = simulate_library(p, 150, [3, 4, 5], seed_batch=3)
     assert np.allclose(side["m"][:, 0], p.m0_array(), atol=1e-5)
     for name in ("train_raw", "test"):
@@ -78,13 +78,13 @@ def test_per_seed_spread_shrinks_like_inverse_sqrt_D():
 
     import numpy as np
 
-    from experiments._dmft_sim import simulate
+    from experiments._dmft_sim import simulate_side
     from experiments.fig_dmft import SETS
 
     p = dataclasses.replace(SETS["A"], T=24)
     scaled = []
     for D in (250, 500, 1000):
-        out = simulate(p, D, list(range(24)), seed_batch=8)
+        out = simulate_side(p, D, list(range(24)), seed_batch=8)
         scaled.append(out["test"][:, 24].std(ddof=1) * np.sqrt(D))
     scaled = np.asarray(scaled)
     assert np.all(np.abs(scaled / scaled.mean() - 1) < 0.35), scaled
