@@ -54,6 +54,14 @@ def message(signum: int) -> str:
     return f"grokjax: interrupted ({name}): no partial output was left; rerun the command to start again"
 
 
+def _progress_bar_open() -> bool:
+    std = sys.modules.get("tqdm.std")
+    try:
+        return bool(std is not None and len(std.tqdm._instances))
+    except Exception:  # noqa: BLE001 - never fail while leaving
+        return False
+
+
 def _cleanup() -> None:
     for path in list(_TRACKED):
         with contextlib.suppress(OSError):
@@ -72,6 +80,8 @@ def terminate(signum: int) -> None:
     try:
         _cleanup()
         line = message(signum) + "\n"
+        if _progress_bar_open():  # a progress bar's line has no newline yet: the message starts its own line
+            line = "\n" + line
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
