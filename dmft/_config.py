@@ -87,6 +87,10 @@ class ModelConfig:
         declaration); warn when outside the validated range."""
         if not online and not (self.a > 0 and math.isfinite(self.a)):
             raise ConfigError("a", f"P/D must be a finite number > 0, got {self.a!r}")
+        if online:  # the online recursion keeps Q, Qt0, A, B (N x N), m, c (N) and the loss at T+1 steps, twice
+            from grokjax._memory import check_memory
+
+            check_memory({"T": 2 * (self.T + 1) * (4 * self.N ** 2 + 2 * self.N + 1) * 8}, what="the online DMFT")
         m0 = self.m0_array()
         if m0.shape != (self.N,):
             raise ConfigError("m0", f"must have N={self.N} entries, got shape {m0.shape}")

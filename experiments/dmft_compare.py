@@ -96,6 +96,8 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
                     rho=args.rho, c0=args.c0, c1=args.c1, c2=args.c2, sigma=args.sigma,
                     m0=tuple(args.m0) if args.m0 else None, centered=not args.uncentered)
     p.validate()
+    if args.theory != "finite":
+        p.validate(online=True)  # the online solution's memory too, before compute
     sc = SolverConfig(S=args.S, seed=args.dmft_seeds[0] if args.dmft_seeds else 0, method=args.method,
                       responses=args.responses or ("pathwise" if args.method == "picard" else "blocked"),
                       window=args.window, block=args.block, noise=args.noise, jac_dtype=args.jac_dtype,

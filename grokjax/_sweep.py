@@ -79,15 +79,10 @@ def bytes_per_config(cfg: PolyConfig) -> int:
 
 
 def memory_limit_bytes() -> int:
-    """Usable memory of one local device (GPU memory, or 70% of the host's RAM on CPU)."""
-    device = jax.local_devices()[0]
-    stats = getattr(device, "memory_stats", lambda: None)()
-    if stats and "bytes_limit" in stats:
-        return int(stats["bytes_limit"] * 0.8)
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.7)
-    except (ValueError, OSError):  # pragma: no cover
-        return 8 << 30
+    """Usable memory of one local device (the shared estimate, :func:`grokjax._memory.memory_limit_bytes`)."""
+    from grokjax._memory import memory_limit_bytes as limit
+
+    return limit()
 
 
 def _fingerprint(base: PolyConfig, points, seeds) -> str:

@@ -211,6 +211,9 @@ class PresetConfig:
         cfg = self.resolved()
         cfg.check()
         check_run(cfg)
+        from grokjax._memory import check_task_memory
+
+        check_task_memory(type(self).__module__.rsplit(".", 1)[-1], cfg)  # refused before compute if it cannot fit
 
     def check(self) -> None:  # the task's own checks (on the resolved config)
         pass

@@ -60,6 +60,9 @@ class Config:
         require(self.lr0 > 0, "lr0", "must be positive")
         require(self.kernel_points <= self.p ** 2 - n_train, "kernel_points", "exceeds the number of test pairs")
         C.check_run(self)
+        from grokjax._memory import check_task_memory
+
+        check_task_memory("modular", self)  # refused before compute if it cannot fit
 
 
 def make_data(p: int, train_frac: float, split_seed: int):
