@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from grokjax import _kernel_checks as _checks
 from grokjax import _precision  # noqa: F401  (float32 matmuls at 'highest' precision on every backend)
 
 
@@ -63,6 +64,7 @@ def empirical_ntk(fn, params, X1, X2=None, *, outputs: str = "trace", point_batc
     """
     if outputs not in ("trace", "full"):
         raise ValueError(f"outputs must be 'trace' or 'full', got {outputs!r}")
+    _checks.points(X1, X2)  # clear errors for empty / mismatched inputs (grokjax._kernel_checks)
     X2 = X1 if X2 is None else X2
     f, arrays = _on_arrays(fn, params)
     flat, unravel = ravel_pytree(arrays)
@@ -111,41 +113,54 @@ def ntk_vector_product(fn, params, X, v) -> jax.Array:
     return jax.jvp(lambda p: fn(p, X), (params,), (cotangent,))[1]
 
 
-def ntk_gram(fn, params, X1, X2=None, *, outputs: str = "trace", batch_size: int | None = None) -> jax.Array:
+def ntk_gram(fn, params, X1, X2=None, *, outputs: str = "trace", batch_size: int | None = None,
+             memory_limit: int | None = None) -> jax.Array:
     """Empirical NTK Gram J(X1) J(X2)^T of any ``fn(params, X) -> (n, *out)``, ``params`` any pytree, by
-    NTK-vector products: one VJP of ``fn(., X2)`` and one JVP of ``fn(., X1)`` (linearised once) per column,
+    NTK-vector products: one VJP of ``fn(., X2)`` and one JVP of ``fn(., X1)`` (linearised once) per product,
     so the Jacobian (outputs x parameters) is never formed; jittable, usable inside a compiled training loop.
 
     ``outputs``: ``"trace"`` (default) sums over the output dimensions, K_ij = sum_c J_ic . J_jc, an (n1, n2)
-    Gram (for an (n,) output this is the NTK itself); ``"full"`` returns the (n1 m, n2 m) Gram of every
-    output entry, rows and columns in (point, output) row-major order (m = prod(out)). ``batch_size``: columns
-    computed together (``jax.lax.map``); None = all at once (memory ~ n2 m x parameters, as the Jacobian),
-    1 = one NTK-vector product at a time (memory ~ parameters). Memory for n points with m outputs and P
-    parameters: ~ batch_size x P for the products plus the (n1 m x n2 m) result; equinox modules with non-array
-    leaves are accepted (only floating-point arrays are differentiated).
+    Gram (for an (n,) output this is the NTK itself; neural-tangents' ``trace_axes``); ``"full"`` returns the
+    (n1 m, n2 m) Gram of every output entry, rows and columns in (point, output) row-major order
+    (m = prod(out)). The traced Gram never forms the full one: the m products of one point of X2 are summed at once.
+
+    Memory (P trainable parameters, item bytes per number): the result (n1 n2, times m^2 for ``"full"``) twice,
+    the forward residuals of ``fn`` on X1 and X2, and ~ b (2 P + n1 m) item for b NTK-vector products computed
+    together. ``batch_size`` = b (None: all n2 m at once, as much memory as the Jacobian; 1: one at a time);
+    ``memory_limit`` (bytes, used when ``batch_size`` is None) picks the largest b whose products fit. Example:
+    a traced Gram of 10 000 points of a scalar 10^5-parameter model in float32 holds 2 x 400 MB of result plus
+    b x 0.84 MB of products: ``memory_limit=2**30`` (for the products) runs it with b ≈ 1280. Equinox modules with non-array leaves
+    are accepted (only floating-point arrays are differentiated).
     """
     if outputs not in ("trace", "full"):
         raise ValueError(f"outputs must be 'trace' or 'full', got {outputs!r}")
+    _checks.points(X1, X2)
     X2 = X1 if X2 is None else X2
     fn, params = _on_arrays(fn, params)
     out1, jvp1 = jax.linearize(lambda p: fn(p, X1), params)
     out2, vjp2 = jax.vjp(lambda p: fn(p, X2), params)
     n1, n2 = out1.shape[0], out2.shape[0]
     m = out1.size // n1
+    if batch_size is None and memory_limit is not None:
+        n_params = sum(x.size for x in jax.tree_util.tree_leaves(params))
+        per_product = (2 * n_params + out1.size) * out1.dtype.itemsize
+        batch_size = max(1, int(memory_limit) // per_product)
 
-    def column(e):  # K e = J1 (J2^T e) for one (point, output) unit vector e of X2's outputs
-        (cotangent,) = vjp2(e.reshape(out2.shape))
-        return jvp1(cotangent).reshape(-1)
+    def column(index):  # K e = J1 (J2^T e) for the (point, output) unit vector e of X2's outputs at index
+        e = jnp.zeros((out2.size,), out2.dtype).at[index].set(1).reshape(out2.shape)
+        (cotangent,) = vjp2(e)
+        return jvp1(cotangent).reshape(n1, m)
 
-    eye = jnp.eye(out2.size, dtype=out2.dtype)
-    if batch_size is None:
-        cols = jax.vmap(column)(eye)
+    def traced(j):  # sum_c K[(., c), (j, c)]: the m products of point j, summed over the matching output
+        return jnp.einsum("cic->i", jax.vmap(column)(j * m + jnp.arange(m)))
+
+    one, count = (column, n2 * m) if outputs == "full" else (traced, n2)
+    if batch_size is None or (outputs == "full" and batch_size >= count):
+        cols = jax.vmap(one)(jnp.arange(count))
     else:
-        cols = jax.lax.map(column, eye, batch_size=batch_size)
-    K = cols.T  # (n1 m, n2 m)
-    if outputs == "full":
-        return K
-    return jnp.einsum("icjc->ij", K.reshape(n1, m, n2, m))
+        per_call = batch_size if outputs == "full" else max(1, batch_size // m)
+        cols = jax.lax.map(one, jnp.arange(count), batch_size=min(per_call, count))
+    return cols.reshape(count, n1 * m).T if outputs == "full" else cols.T
 
 
 def centre_kernel(K, variant: str = "paper") -> jax.Array:
@@ -168,12 +183,14 @@ def cka_paper(K, y) -> jax.Array:
     ``y``: an ``(n,)`` target, or ``(n, k)`` multi-output targets (e.g. one-hot labels), then
     ``<Kc, Yc Yc^T>_F / (||Kc||_F ||Yc Yc^T||_F)`` with the column means of Y removed (equal to the vector
     formula for k = 1)."""
+    _checks.alignment(K, y)
     return _target_alignment(K, y, "paper")
 
 
 def cka_cortes(K, y) -> jax.Array:
     """Centred kernel alignment (Cortes et al.): ybar^T HKH ybar / (||HKH||_F ||ybar||^2); ``y`` ``(n,)`` or
     ``(n, k)`` as in :func:`cka_paper`."""
+    _checks.alignment(K, y)
     return _target_alignment(K, y, "cortes")
 
 
@@ -210,6 +227,7 @@ def ntk_spectrum(K) -> jax.Array:
 def kernel_regression(K_train, K_test_train, y, ridge=0.0) -> jax.Array:
     """Predictions K(X_t, X) (K(X, X) + ridge I)^{-1} y (ridgeless when ``ridge`` is 0); ``y`` ``(P,)`` or
     ``(P, k)`` (one regression per output column, the output-traced kernel's convention)."""
+    _checks.regression(K_train, K_test_train, y, ridge)
     P = K_train.shape[0]
     coef = jnp.linalg.solve(K_train + ridge * jnp.eye(P, dtype=K_train.dtype), y)
     return K_test_train @ coef

@@ -133,11 +133,13 @@ def test_ntk_gram_full_and_traced_equal_J_Jt(name):
         gram, emp = eqx.filter_jit(gj.ntk_gram), eqx.filter_jit(gj.empirical_ntk)  # non-arrays are static
         for got in (gram(apply, params, x1, x2, outputs="full"), gram(apply, params, x1, x2, outputs="full",
                                                                         batch_size=3),
+                    gram(apply, params, x1, x2, outputs="full", memory_limit=2000),
                     emp(apply, params, x1, x2, outputs="full"), emp(apply, params, x1, x2, outputs="full",
                                                                       point_batch=2)):
             assert got.shape == (5 * m, 4 * m)
             np.testing.assert_allclose(got, full, rtol=1e-12, atol=1e-12)
         for got in (gram(apply, params, x1, x2), gram(apply, params, x1, x2, batch_size=1),
+                    gram(apply, params, x1, x2, memory_limit=2000),
                     emp(apply, params, x1, x2), emp(apply, params, x1, x2, point_batch=3)):
             assert got.shape == (5, 4)
             np.testing.assert_allclose(got, traced, rtol=1e-12, atol=1e-12)
