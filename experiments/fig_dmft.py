@@ -14,6 +14,7 @@
 
 Time axis ``t = step * dt`` (one simulator GD step = dt).  Protocol: run -> dataset -> judge -> plot
 (``experiments/__init__.py``), so ``grokjax figure NAME --from figures/data/NAME.nc`` re-judges without computing.
+One module (just over 400 lines) because the three figures share the parameter sets, solver settings and helpers.
 """
 from __future__ import annotations
 
