@@ -121,7 +121,7 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
     if sim_gb > sc.memory_gb:
         raise ConfigError("D", f"a batch of {min(args.seed_batch, len(args.seeds))} simulations at D={max(args.D)} "
                                f"needs ~{sim_gb:.2f} GB, more than --memory-gb {sc.memory_gb:g} (lower --seed-batch)")
-    from grokjax._outputs import check_distinct
+    from grokjax import check_distinct
 
     check_distinct({"out": args.out, "plot": args.plot})  # --plot r.nc would overwrite the dataset --out r.nc
     for flag, path in (("out", args.out), ("plot", args.plot)):

@@ -13,7 +13,8 @@ Public API (re-exported from private modules):
 * runs: :func:`simulate` (one jittable run), :func:`simulate_weights` (weight-space runs on arbitrary labels), :func:`run_sweep` (vmapped, chunked, sharded, resumable sweep);
 * training loop: :func:`run_logged` (the one loop, over a static :func:`log_steps` schedule);
 * analysis: :func:`grokking_metrics`, :func:`grokking_summary`, :func:`first_crossing` (the one threshold-crossing
-  rule), :func:`half_drop_step` (the figures' delay rule); results: :func:`save_dataset`, :func:`load_dataset`.
+  rule), :func:`half_drop_step` (the figures' delay rule); results: :func:`save_dataset`, :func:`load_dataset`,
+  :func:`check_distinct` (refuses two outputs of one command that are the same file).
 """
 import importlib
 
@@ -30,6 +31,7 @@ _EXPORTS = {
                            "plot_lazy_rich", "run_model"),
     "grokjax._losses": ("Decomposition", "decompose_test_loss", "population_test_loss"),
     "grokjax._loop": ("run_logged",),
+    "grokjax._outputs": ("check_distinct",),
     "grokjax._metrics": ("first_below", "first_crossing", "grokking_metrics", "grokking_summary", "half_drop_step",
                          "half_drop_delay", "threshold_delay"),
     "grokjax._model": ("Stats", "aligned_interpolation_init", "committee", "init_params", "phi", "predict_from_stats", "sufficient_stats"),
