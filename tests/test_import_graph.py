@@ -98,3 +98,22 @@ def test_detects_a_cycle_through_a_deferred_import():
 def test_no_import_cycles():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_experiments_use_only_the_public_api():
+    """The figure plugins import ``grokjax`` and ``dmft`` only through their public names (no ``grokjax._x`` or
+    ``dmft._x`` module, no private submodule such as ``grokjax.tasks._common``)."""
+    private = []
+    for path in sorted((ROOT / "experiments").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names
+                                         if alias.name.startswith("_")]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] in PACKAGES and any(p.startswith("_") for p in parts[1:]):
+                    private.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    assert not private, "private imports in experiments/:\n" + "\n".join(private)
