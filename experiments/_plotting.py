@@ -47,6 +47,20 @@ def loss_curves(ax, steps, train, test, color=None, label=None, normalise: int |
     return line
 
 
+def network_vs_linearised(ax, steps, curves, xlabel: str, ylabel: str):
+    """The network (C0) beside its exact linearisation (black), train dashed / test solid, from ``curves`` holding
+    ``train_loss``, ``test_loss``, ``lin_train_loss``, ``lin_test_loss``; step axis, log y, legend."""
+    for var, style, color, label in (("train_loss", "--", "C0", "network train"),
+                                     ("test_loss", "-", "C0", "network test"),
+                                     ("lin_train_loss", "--", "k", "linearised train"),
+                                     ("lin_test_loss", "-", "k", "linearised test")):
+        ax.plot(steps, curves[var], style, color=color, label=label)
+    step_axis(ax, xlabel)
+    ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+
+
 def train_test_keys(ax, **legend_kw):
     """Legend with the model entries of ``ax`` plus keys for the line styles (dashed = train, solid = test)."""
     from matplotlib.lines import Line2D

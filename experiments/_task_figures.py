@@ -104,35 +104,49 @@ def curve_panel(ax, ds, var_train, var_test, dim, label_fmt, ylabel, logy=False,
     ax.legend(fontsize=7, title="test solid, train dashed", title_fontsize=7)
 
 
-def plot_alpha_sweep(spec, name, ds):
-    """An alpha sweep (``spec``: train var, test var, levels, ylabel, claim, title, loss vars of a second panel or
-    None; judged by :func:`judge_alpha_sweep`): train dashed / test solid per alpha."""
-    train_var, test_var, _, _, ylabel, _, title, loss_vars = spec
-    if "threshold" in ds.coords:
-        ylabel = ylabel.format(threshold=float(ds["threshold"].values[0]))
-        ds = ds.isel(threshold=0)  # the sweep the rule reads: the first accuracy threshold
-    ncol = 2 if loss_vars else 1
-    fig, axes = plt.subplots(1, ncol, figsize=(5.5 * ncol, 4))
-    axes = np.atleast_1d(axes)
-    curve_panel(axes[0], ds, train_var, test_var, "alpha", r"$\alpha$={:g}", ylabel)
-    axes[0].set_title(title, fontsize=9)
-    if loss_vars:
-        curve_panel(axes[1], ds, loss_vars[0], loss_vars[1], "alpha", r"$\alpha$={:g}", "loss", logy=True)
-    return fig
+@dataclasses.dataclass(frozen=True)
+class AlphaSweep:
+    """An alpha-sweep figure judged by the shared sweep rule (:func:`sweep_verdict`): the curves it reads, their
+    levels, the claim, the panel title and (optionally) the loss curves of a second panel. A dataset with several
+    accuracy thresholds is read at its first; ``ylabel`` may name it (``{threshold:g}``)."""
 
+    name: str
+    claim: str
+    title: str
+    ylabel: str = "accuracy"
+    train: str = "train_acc"
+    test: str = "test_acc"
+    level_train: float = 0.9
+    level_test: float = 0.9
+    loss_vars: tuple[str, str] | None = None
 
-def judge_alpha_sweep(spec, name, ds):
-    """The shared sweep rule (:func:`sweep_verdict`) on an alpha sweep (first accuracy threshold, if several)."""
-    train_var, test_var, level_train, level_test, _, claim, _, _ = spec
-    if "threshold" in ds.coords:
-        ds = ds.isel(threshold=0)
-    t = sweep_times(ds, train_var, test_var, level_train, level_test)
-    holds, details = sweep_verdict(t["ratio"], t["t_train"], t["t_test"])
-    numbers = {"alpha": [float(a) for a in ds["alpha"].values], "t_train": t["t_train"], "t_test": t["t_test"],
-               "delay": [b - a for a, b in zip(t["t_train"], t["t_test"])], "delay_ratio": t["ratio"],
-               "ratio_largest_over_smallest_alpha": float(t["ratio"][-1] / t["ratio"][0])}
-    details += f"; thresholds train {level_train:g}, test {level_test:g} (nan = never within {int(ds.step[-1])} steps)"
-    return ClaimCheck(name, claim, holds, numbers, details)
+    def plot(self, ds):
+        """Train dashed / test solid per alpha (and the losses in a second panel, if ``loss_vars``)."""
+        ylabel = self.ylabel
+        if "threshold" in ds.coords:
+            ylabel = ylabel.format(threshold=float(ds["threshold"].values[0]))
+            ds = ds.isel(threshold=0)  # the sweep the rule reads: the first accuracy threshold
+        ncol = 2 if self.loss_vars else 1
+        fig, axes = plt.subplots(1, ncol, figsize=(5.5 * ncol, 4))
+        axes = np.atleast_1d(axes)
+        curve_panel(axes[0], ds, self.train, self.test, "alpha", r"$\alpha$={:g}", ylabel)
+        axes[0].set_title(self.title, fontsize=9)
+        if self.loss_vars:
+            curve_panel(axes[1], ds, *self.loss_vars, "alpha", r"$\alpha$={:g}", "loss", logy=True)
+        return fig
+
+    def judge(self, ds) -> ClaimCheck:
+        """The shared sweep rule on the seed-mean curves."""
+        if "threshold" in ds.coords:
+            ds = ds.isel(threshold=0)
+        t = sweep_times(ds, self.train, self.test, self.level_train, self.level_test)
+        holds, details = sweep_verdict(t["ratio"], t["t_train"], t["t_test"])
+        numbers = {"alpha": [float(a) for a in ds["alpha"].values], "t_train": t["t_train"], "t_test": t["t_test"],
+                   "delay": [b - a for a, b in zip(t["t_train"], t["t_test"])], "delay_ratio": t["ratio"],
+                   "ratio_largest_over_smallest_alpha": float(t["ratio"][-1] / t["ratio"][0])}
+        details += (f"; thresholds train {self.level_train:g}, test {self.level_test:g} (nan = never within "
+                    f"{int(ds.step[-1])} steps)")
+        return ClaimCheck(self.name, self.claim, holds, numbers, details)
 
 
 def merge(runs: dict[str, xr.Dataset]) -> xr.Dataset:

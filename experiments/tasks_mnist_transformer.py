@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from experiments._figure import ClaimCheck
-from experiments._plotting import plt, step_axis
+from experiments._plotting import network_vs_linearised, plt
 from experiments._task_figures import (PRESENT_RATIO, curve_panel, delay_ratio, first_at_least, first_at_most,
                                        sweep_times, sweep_verdict, task_protocol)
 
@@ -158,15 +158,8 @@ def _plot_app15c(ds):
     fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
     for ax, a in zip(axes[0], ds["alpha"].values):
         sub = ds.sel(alpha=a).mean("seed")
-        ax.plot(steps, sub["train_loss"], "--", color="C0", label="network train")
-        ax.plot(steps, sub["test_loss"], "-", color="C0", label="network test")
-        ax.plot(steps, sub["lin_train_loss"], "--", color="k", label="linearised train")
-        ax.plot(steps, sub["lin_test_loss"], "-", color="k", label="linearised test")
-        step_axis(ax, "step (AdamW, weight decay)")
-        ax.set_yscale("log")
-        ax.set_ylabel("cross-entropy")
+        network_vs_linearised(ax, steps, sub, "step (AdamW, weight decay)", "cross-entropy")
         ax.set_title(rf"$\alpha$={a:g}", fontsize=9)
-        ax.legend(fontsize=8)
     return fig
 
 

@@ -8,8 +8,7 @@ import numpy as np
 
 from experiments._figure import ClaimCheck
 from experiments._plotting import mean_band, plt, step_axis
-from experiments._task_figures import (first_at_least, first_at_most, judge_alpha_sweep, plot_alpha_sweep, sweep_times,
-                                       task_protocol)
+from experiments._task_figures import AlphaSweep, first_at_least, first_at_most, sweep_times, task_protocol
 
 FIGURES = {
     "fig2": "modular addition, quadratic MLP, GD, no weight decay: accuracy + weight norm (notebook scaling)",
@@ -163,13 +162,11 @@ def _judge_app17_1(ds):
 
 
 # ------------------------------------------------------------------------------------------------ protocol
-#: alpha sweep judged by the shared sweep rule: (train var, test var, train level, test level, ylabel, claim, title,
-#: loss vars of a second panel or None)
-FIG2C = ("train_acc", "test_acc", 0.9, 0.9, "accuracy",
-         "Modular addition: alpha tunes grokking: small alpha, train and test rise together; large alpha, a long delay",
-         "modular addition (output alpha^2, GD lr 100/alpha^4)", None)
+FIG2C = AlphaSweep("fig2c", title="modular addition (output alpha^2, GD lr 100/alpha^4)",
+                   claim="Modular addition: alpha tunes grokking: small alpha, train and test rise together; large "
+                         "alpha, a long delay")
 run, judge, plot = task_protocol(FIGURES, CONFIGS, NOTES, {  # figure -> (judge, plot) of its dataset
     "fig2": (_judge_fig2, _plot_fig2),
-    "fig2c": (lambda ds: judge_alpha_sweep(FIG2C, "fig2c", ds), lambda ds: plot_alpha_sweep(FIG2C, "fig2c", ds)),
+    "fig2c": (FIG2C.judge, FIG2C.plot),
     "app17.1": (_judge_app17_1, _plot_app17_1),
 })

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from experiments._figure import ClaimCheck
-from experiments._plotting import colors, plt, step_axis
-from experiments._task_figures import (ABSENT_RATIO, PRESENT_RATIO, delay_ratio, first_at_least, first_at_most,
-                                       judge_alpha_sweep, plot_alpha_sweep, task_protocol)
+from experiments._plotting import colors, network_vs_linearised, plt, step_axis
+from experiments._task_figures import (ABSENT_RATIO, PRESENT_RATIO, AlphaSweep, delay_ratio, first_at_least,
+                                       first_at_most, task_protocol)
 
 FIGURES = {
     "app8.3.1": "student-teacher tanh MLPs: accuracy (per-point MSE < 1e-3) alpha sweep (omnigrok preset)",
@@ -41,7 +41,8 @@ CONFIGS = {
 }
 #: what the ``small`` size changes from the paper's setting
 NOTES = {
-    "app8.3.1": "small = paper setting (omnigrok preset, 10k steps) plus alpha=0.03 below the paper's smallest alpha 0.1",
+    "app8.3.1": ("small = paper setting (omnigrok preset, 10k steps) plus alpha=0.03 below the paper's smallest "
+                 "alpha 0.1"),
     "app17.2": ("small = paper setting (omnigrok preset, student x2, alpha=1, 100k AdamW steps, tau in {1e-4, 5e-4, "
                 "1e-3, 5e-3, 1e-2, 0.1})"),
     "app15b": "small = paper setting (app15b preset, 20k steps)",
@@ -113,14 +114,7 @@ def _plot_app15b(ds):
     sub = ds.isel(alpha=0).mean("seed")
     steps = ds["step"].values
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(steps, sub["train_loss"], "--", color="C0", label="network train")
-    ax1.plot(steps, sub["test_loss"], "-", color="C0", label="network test")
-    ax1.plot(steps, sub["lin_train_loss"], "--", color="k", label="linearised train")
-    ax1.plot(steps, sub["lin_test_loss"], "-", color="k", label="linearised test")
-    step_axis(ax1, "step (AdamW)")
-    ax1.set_yscale("log")
-    ax1.set_ylabel("MSE")
-    ax1.legend(fontsize=8)
+    network_vs_linearised(ax1, steps, sub, "step (AdamW)", "MSE")
     ax1.set_title("(a) student vs its exact linearisation", fontsize=9)
     ax2.plot(steps, sub["lin_distance"], color="C3")
     step_axis(ax2, "step")
@@ -155,15 +149,12 @@ def _judge_app15b(ds):
 
 
 # ------------------------------------------------------------------------------------------------ protocol
-#: alpha sweep judged by the shared sweep rule (at the first accuracy threshold): (train var, test var, train
-#: level, test level, ylabel, claim, title, loss vars of a second panel)
-APP8_3_1 = ("train_acc", "test_acc", 0.9, 0.9, "accuracy (per-point MSE < {threshold:g})",
-            "Student-teacher: the output scale alpha makes accuracy-grokking vanish (small alpha) or stronger (large "
-            "alpha) without changing the init norm", "student-teacher (student init x2, AdamW)",
-            ("train_loss", "test_loss"))
+APP8_3_1 = AlphaSweep(
+    "app8.3.1", ylabel="accuracy (per-point MSE < {threshold:g})", loss_vars=("train_loss", "test_loss"),
+    claim="Student-teacher: the output scale alpha makes accuracy-grokking vanish (small alpha) or stronger (large "
+          "alpha) without changing the init norm", title="student-teacher (student init x2, AdamW)")
 run, judge, plot = task_protocol(FIGURES, CONFIGS, NOTES, {  # figure -> (judge, plot) of its dataset
-    "app8.3.1": (lambda ds: judge_alpha_sweep(APP8_3_1, "app8.3.1", ds),
-                 lambda ds: plot_alpha_sweep(APP8_3_1, "app8.3.1", ds)),
+    "app8.3.1": (APP8_3_1.judge, APP8_3_1.plot),
     "app17.2": (_judge_app17_2, _plot_app17_2),
     "app15b": (_judge_app15b, _plot_app15b),
 })
