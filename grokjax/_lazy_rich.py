@@ -389,11 +389,11 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
         def f_lin(p, X, h0):  # alpha (h_lin - h0) = alpha J0 (p - theta0), for a batch X
             return alpha * jax.jvp(lambda q: h(q, X), (theta0,), (sub0(p),))[1]
 
-        def full_net_tr(p):
-            return alpha * (h(p, Xtr) - h0_tr + c_tr)
+        def full_net_tr(p):  # alpha (h - h0) (centred) or alpha h
+            return alpha * (h(p, Xtr) - h0_tr) if cfg.centered else alpha * h(p, Xtr)
 
         def full_net_te(p):
-            return alpha * (h(p, Xte) - h0_te + c_te)
+            return alpha * (h(p, Xte) - h0_te) if cfg.centered else alpha * h(p, Xte)
 
         def full_lin_tr(p):
             return alpha * (lin_tr(sub0(p)) + c_tr)
@@ -406,8 +406,11 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
                 def loss(p, idx):
                     X, Y = Xtr[idx], Ytr[idx]
                     h0 = h(theta0, X)
-                    f = (f_net if kind == "net" else f_lin)(p, X, h0)
-                    return loss_fn(f + (0.0 if cfg.centered else alpha * h0), Y)
+                    if kind == "net":
+                        f = f_net(p, X, h0) if cfg.centered else alpha * h(p, X)
+                    else:
+                        f = f_lin(p, X, h0) + (0.0 if cfg.centered else alpha * h0)
+                    return loss_fn(f, Y)
                 return loss
             losses = {"net": batch_loss("net"), "lin": batch_loss("lin")}
         else:
@@ -472,7 +475,7 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
                     m.update(lin_train_acc=acc_fn(ltr, Ytr), lin_test_acc=acc_fn(lte, Yte))
                 gap = jnp.sqrt(jnp.mean((fte - lte) ** 2))
                 moved = jnp.sqrt(jnp.mean((lte - alpha * c_te) ** 2))
-                m.update(lin_deviation=gap, lin_distance=gap / moved)
+                m.update(lin_deviation=gap, lin_distance=jnp.where(moved > 0, gap / jnp.where(moved > 0, moved, 1.0), 0.0))
             m.update(kernel_metrics(p))
             return m
 
@@ -679,7 +682,7 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "lin_deviation": ("network - linearisation output distance", "1",
                       "RMS over test points and outputs of f_net - f_lin (both alpha-scaled predictors)"),
     "lin_distance": ("relative distance to the linearised model", "1",
-                     "RMS(f_net - f_lin) / RMS(f_lin - f_lin at theta0) on the test set"),
+                     "RMS(f_net - f_lin) / RMS(f_lin - f_lin at theta0) on the test set (0 at step 0)"),
     "kernel_movement": ("relative NTK movement", "1", "||K_t - K_0||_F / ||K_0||_F, output-traced empirical NTK "
                         "of the predictor on {probe}"),
     "kernel_alignment_init_paper": ("alignment of K_t with K_0 (paper centring)", "1",
