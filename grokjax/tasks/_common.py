@@ -28,6 +28,7 @@ import xarray as xr
 
 from grokjax._errors import require
 from grokjax._kernels import kernel_movement, ntk_gram
+from grokjax._lazy_rich import linearize as _public_linearize
 from grokjax._loop import run_logged
 from grokjax._metrics import first_crossing
 
@@ -89,18 +90,9 @@ def tree_norm(tree: Any) -> jax.Array:
 
 
 def linearize(fn: Callable[..., Any], params0: Any) -> Callable[..., Any]:
-    """The exact first-order Taylor model of ``fn(params, *args)`` around ``params0``.
-
-    ``f_lin(params, *args) = fn(params0, *args) + J(params0, *args) · (params − params0)`` via one ``jax.jvp``.
-    At ``params = params0`` it equals ``fn`` exactly; it is linear (affine) in ``params``.
-    """
-
-    def f_lin(params, *args):
-        delta = tree_sub(params, params0)
-        y0, dy = jax.jvp(lambda p: fn(p, *args), (params0,), (delta,))
-        return jax.tree_util.tree_map(jnp.add, y0, dy)
-
-    return f_lin
+    """The exact first-order Taylor model of ``fn(params, *args)`` around ``params0``: the public
+    :func:`grokjax.linearize` (one ``jax.jvp``, no Jacobian; any pytree, equinox modules included)."""
+    return _public_linearize(fn, params0)
 
 
 # ------------------------------------------------------------------------------------------------- metrics
