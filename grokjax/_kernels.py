@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from grokjax import _kernel_checks as _checks
 from grokjax import _precision  # noqa: F401  (float32 matmuls at 'highest' precision on every backend)
 
 
@@ -63,6 +64,7 @@ def empirical_ntk(fn, params, X1, X2=None, *, outputs: str = "trace", point_batc
     """
     if outputs not in ("trace", "full"):
         raise ValueError(f"outputs must be 'trace' or 'full', got {outputs!r}")
+    _checks.points(X1, X2)  # clear errors for empty / mismatched inputs (grokjax._kernel_checks)
     X2 = X1 if X2 is None else X2
     f, arrays = _on_arrays(fn, params)
     flat, unravel = ravel_pytree(arrays)
@@ -132,6 +134,7 @@ def ntk_gram(fn, params, X1, X2=None, *, outputs: str = "trace", batch_size: int
     """
     if outputs not in ("trace", "full"):
         raise ValueError(f"outputs must be 'trace' or 'full', got {outputs!r}")
+    _checks.points(X1, X2)
     X2 = X1 if X2 is None else X2
     fn, params = _on_arrays(fn, params)
     out1, jvp1 = jax.linearize(lambda p: fn(p, X1), params)
@@ -180,12 +183,14 @@ def cka_paper(K, y) -> jax.Array:
     ``y``: an ``(n,)`` target, or ``(n, k)`` multi-output targets (e.g. one-hot labels), then
     ``<Kc, Yc Yc^T>_F / (||Kc||_F ||Yc Yc^T||_F)`` with the column means of Y removed (equal to the vector
     formula for k = 1)."""
+    _checks.alignment(K, y)
     return _target_alignment(K, y, "paper")
 
 
 def cka_cortes(K, y) -> jax.Array:
     """Centred kernel alignment (Cortes et al.): ybar^T HKH ybar / (||HKH||_F ||ybar||^2); ``y`` ``(n,)`` or
     ``(n, k)`` as in :func:`cka_paper`."""
+    _checks.alignment(K, y)
     return _target_alignment(K, y, "cortes")
 
 
@@ -222,6 +227,7 @@ def ntk_spectrum(K) -> jax.Array:
 def kernel_regression(K_train, K_test_train, y, ridge=0.0) -> jax.Array:
     """Predictions K(X_t, X) (K(X, X) + ridge I)^{-1} y (ridgeless when ``ridge`` is 0); ``y`` ``(P,)`` or
     ``(P, k)`` (one regression per output column, the output-traced kernel's convention)."""
+    _checks.regression(K_train, K_test_train, y, ridge)
     P = K_train.shape[0]
     coef = jnp.linalg.solve(K_train + ridge * jnp.eye(P, dtype=K_train.dtype), y)
     return K_test_train @ coef

@@ -69,6 +69,5 @@ def test_transformer_run_tracks_kernel_movement():
 def test_kernel_points_out_of_range_is_refused(task, bad):
     from grokjax.tasks import load_task
 
-    cfg = load_task(task).Config(**bad)
-    with pytest.raises(ConfigError, match="kernel_points"):
-        cfg.validate()
+    with pytest.raises(ConfigError, match="kernel_points"):  # at construction (range) or validate() (combination)
+        load_task(task).Config(**bad).validate()
