@@ -291,14 +291,23 @@ def _solve_blocked(cfg: ModelConfig, p: Params, sc: SolverConfig, histories: boo
     return _public_layout(st), ()
 
 
+def kernels_gb(p: ModelConfig) -> float:
+    """Memory (GB) of the order-parameter kernels every route keeps: ``R_g, mu_g, C_g, R_w`` ((TN)^2 float64
+    each) and one temporary of that size; it grows as T^2 whatever the noise route (the ``noise="stored"``
+    estimate used to leave it out: a 51 GB allocation at large T)."""
+    return 5 * (p.T * p.N) ** 2 * 8 / 1e9
+
+
 def state_gb(p: ModelConfig, sc: SolverConfig) -> float:
-    """Estimated memory (GB) of the per-sample state of a solve, checked against ``sc.memory_gb``."""
+    """Estimated memory (GB) of a solve: the per-sample state plus the kernels (:func:`kernels_gb`), checked
+    against ``sc.memory_gb`` and the device's memory before compute."""
     item = np.dtype(sc.jac_dtype).itemsize
     if sc.responses == "blocked":
-        return _blocked.state_bytes(sc.S, p.T, p.N, min(sc.window, p.T), sc.block_edges(p.T), item, sc.noise) / 1e9
+        return (_blocked.state_bytes(sc.S, p.T, p.N, min(sc.window, p.T), sc.block_edges(p.T), item, sc.noise) / 1e9
+                + kernels_gb(p))
     rows = sc.S if sc.method == "march" else min(sc.S, sc.chunk)
     mix = sc.S * sc.S * 8 if sc.noise == "stored" else sc.S * p.T * p.N * 8 + (p.T * p.N) ** 2 * 8
-    return (rows * p.T ** 2 * p.N ** 2 * item + mix + 3 * sc.S * p.T * p.N * 8) / 1e9
+    return (rows * p.T ** 2 * p.N ** 2 * item + mix + 3 * sc.S * p.T * p.N * 8) / 1e9 + kernels_gb(p)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -316,11 +325,17 @@ def solve_dmft(p: ModelConfig, sc: SolverConfig = SolverConfig()) -> DMFTResult:
     p.validate()
     sc.validate()
     need = state_gb(p, sc)
-    if need > sc.memory_gb:
+    from grokjax._memory import memory_limit_bytes
+
+    budget = min(sc.memory_gb, memory_limit_bytes() / 1e9)  # the user's budget, and never more than the device
+    if need > budget:
         hint = ("lower S, raise block or lower window" if sc.responses == "blocked" else
                 "use responses='blocked', or method='picard' with a smaller chunk")
-        raise ConfigError("S", f"this solve needs ~{need:.2f} GB of per-sample state, more than memory_gb="
-                               f"{sc.memory_gb:g} ({hint})")
+        field = "T" if kernels_gb(p) > need / 2 else "S"  # the T^2 kernels, or the per-sample state
+        if field == "T":
+            hint = "the (TN)^2 kernels dominate: lower T"
+        raise ConfigError(field, f"this solve needs ~{need:.2f} GB of per-sample state and kernels, more than "
+                                 f"memory_gb={budget:g} ({hint})")
     cfg = p
     solver = _solve_blocked if sc.responses == "blocked" else (_solve_march if sc.method == "march" else _solve_picard)
     with jax.enable_x64(True):

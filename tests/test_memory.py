@@ -73,3 +73,16 @@ def test_compare_dmft_online_with_huge_T_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "'T'" in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("noise", ["stored", "conditional"])
+@pytest.mark.parametrize("responses, method", [("blocked", "march"), ("pathwise", "march"), ("pathwise", "picard")])
+def test_every_dmft_route_counts_its_kernels_and_refuses_large_T(noise, responses, method):
+    """The (TN)^2 kernels are counted on every route (noise='stored' left them out: 51 GB at large T)."""
+    p, sc = dmft.ModelConfig(T=8000), dmft.SolverConfig(noise=noise, responses=responses, method=method)
+    assert dmft.state_gb(p, sc) > 40
+    started = time.perf_counter()
+    with pytest.raises(gj.ConfigError) as err:
+        dmft.solve_dmft(p, sc)
+    # blocked: the kernels dominate (T); pathwise: the S x T^2 N^2 tangents do (S)
+    assert err.value.field == ("T" if responses == "blocked" else "S") and time.perf_counter() - started < 5
