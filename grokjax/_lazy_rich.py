@@ -588,8 +588,9 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
       sweep: extra optimizer hyperparameters to sweep, ``{name: [values]}`` (any keyword of
         ``optax.<config.optimizer>``, e.g. ``{"b1": [0.9, 0.99]}``; ``"lr"`` replaces ``config.lr``). Each is an
         ``optax.inject_hyperparams`` state leaf, so all values share one compilation.
-      memory_limit: bytes for one chunk of configurations (default: the device's usable memory); the flat
-        configuration axis is split into chunks that fit (``config.chunk_size`` overrides).
+      memory_limit: bytes per device for one chunk of configurations (default: the device's usable memory); the
+        flat configuration axis is split into chunks that fit (``config.chunk_size`` overrides). With several
+        local devices each chunk is sharded over them (``jax.sharding``, one program).
 
     Returns:
       An ``xarray.Dataset`` with dims ``(alpha, [lr, hyperparameters swept with > 1 value], seed, step)``
@@ -624,7 +625,11 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
     limit = memory_limit if memory_limit is not None else memory_limit_bytes()
     require(per <= limit, "memory_limit", f"one configuration needs ~{per / 2**20:.1f} MiB, more than the limit "
             f"of {limit / 2**20:.1f} MiB")
-    chunk = min(total, cfg.chunk_size or total, max(1, limit // per))
+    devices = jax.local_devices()
+    n_dev = len(devices)
+    chunk = min(total, cfg.chunk_size or total, max(1, limit // per) * n_dev)
+    if n_dev > 1:  # every device gets the same number of configurations (the last chunk is padded by wrapping)
+        chunk = -(-chunk // n_dev) * n_dev
     ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
     if ckpt is not None:
         from grokjax.store import check_writable
@@ -633,8 +638,8 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
     fingerprint = _fingerprint(model, checked, cfg, axes, cfg.alpha, cfg.seed)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
 
-    @jax.jit
-    def batched(alpha, seed, **h):
+    def batched(inputs):
+        alpha, seed, h = inputs["alpha"], inputs["seed"], inputs
         keys = jax.vmap(jax.random.PRNGKey)(seed)
         hyper = {name: h[f"h_{name}"].astype(dtype) for name in hyper_names}
         args = (alpha.astype(dtype), h["h_lr"].astype(dtype), hyper, keys)
@@ -643,9 +648,17 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
             return jax.tree_util.tree_map(lambda x: x[None], out)
         return jax.vmap(one)(*args)
 
+    if n_dev > 1:  # the configuration axis sharded over the local devices (one program, as run_sweep)
+        from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+        mesh = Mesh(np.array(devices), ("configs",), axis_types=(AxisType.Auto,))
+        sharding = NamedSharding(mesh, PartitionSpec("configs"))
+        compiled = jax.jit(batched, in_shardings=(sharding,), out_shardings=sharding)
+    else:
+        compiled = jax.jit(batched)
     started = time.perf_counter()
     with jax.enable_x64(cfg.dtype == "float64"):
-        out = _chunked(lambda **kw: batched(**{k: jnp.asarray(v) for k, v in kw.items()}), flat, total, chunk,
+        out = _chunked(lambda **kw: compiled({k: jnp.asarray(v) for k, v in kw.items()}), flat, total, chunk,
                        ckpt, fingerprint)
     wall = time.perf_counter() - started
     return _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall, chunk, total, fingerprint)

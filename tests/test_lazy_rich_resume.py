@@ -1,4 +1,5 @@
-"""grokjax.run_model with a checkpoint folder: SIGKILL in the middle, rerun, same dataset as uninterrupted."""
+"""grokjax.run_model with a checkpoint folder: SIGKILL in the middle, rerun, same dataset as uninterrupted; and
+sharded over two (emulated) devices, same dataset as on one."""
 from __future__ import annotations
 
 import os
@@ -65,3 +66,42 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     resumed, plain = gj.load_dataset(tmp_path / "resumed.nc"), gj.load_dataset(tmp_path / "plain.nc")
     for name in plain.data_vars:
         np.testing.assert_array_equal(resumed[name].values, plain[name].values, err_msg=name)
+
+
+SHARDED = textwrap.dedent("""
+    import sys
+    import jax, jax.numpy as jnp, numpy as np
+    import grokjax as gj
+
+    assert len(jax.local_devices()) == int(sys.argv[2]), jax.local_devices()
+
+    def init(key):
+        k1, k2 = jax.random.split(key)
+        return {"W": jax.random.normal(k1, (16, 3)), "v": jax.random.normal(k2, (16, 2))}
+
+    def apply(p, x):
+        return jnp.tanh(x @ p["W"].T) @ p["v"] / 16
+
+    X = jax.random.normal(jax.random.PRNGKey(0), (40, 3))
+    Y = jnp.stack([jnp.sin(X[:, 0]), X[:, 1] * X[:, 2]], axis=1)
+    model = gj.Model(apply, init, gj.Data(X[:30], Y[:30], X[30:], Y[30:]))
+    cfg = gj.LazyRichConfig(alpha=(0.5, 1.0, 2.0), seed=(0, 1, 2), steps=50, log_points=6, kernel_points=5)
+    ds = gj.run_model(model, cfg)
+    np.savez(sys.argv[1], **{k: ds[k].values for k in ds.data_vars}, chunk=ds.attrs["chunk_size"])
+""")
+
+
+@pytest.mark.slow
+def test_sharded_over_two_devices_equals_one_device(tmp_path):
+    script = tmp_path / "sharded.py"
+    script.write_text(SHARDED)
+    results = {}
+    for n in (1, 2):
+        env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
+        out = tmp_path / f"d{n}.npz"
+        subprocess.run([sys.executable, str(script), str(out), str(n)], env=env, check=True, capture_output=True)
+        results[n] = dict(np.load(out))
+    assert results[2]["chunk"] == 10  # 9 configurations padded to a multiple of 2 devices
+    for name in results[1]:
+        if name != "chunk":
+            np.testing.assert_allclose(results[2][name], results[1][name], rtol=1e-5, atol=1e-6, err_msg=name)
