@@ -98,6 +98,7 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
     p.validate()
     if args.theory != "finite":
         p.validate(online=True)  # the online solution's memory too, before compute
+    _check_list("dmft_seeds", args.dmft_seeds, 0, 2 ** 31 - 1)  # before its first seed becomes SolverConfig.seed
     sc = SolverConfig(S=args.S, seed=args.dmft_seeds[0] if args.dmft_seeds else 0, method=args.method,
                       responses=args.responses or ("pathwise" if args.method == "picard" else "blocked"),
                       window=args.window, block=args.block, noise=args.noise, jac_dtype=args.jac_dtype,

@@ -326,3 +326,38 @@ def test_figure_and_reproduce_refuse_generated_bad_options(seeds, size, name):
             rc, err = _cli(argv)
             assert rc == 2 and named in err and "Traceback" not in err, (argv, err)
         assert not list(Path(tmp).iterdir())
+
+
+#: compare dmft's own options (validated in experiments/dmft_compare.py, not a dataclass) and its choice flags
+COMPARE_OWN = {
+    "D": st.one_of(st.integers(max_value=0), st.integers(min_value=10**6 + 1, max_value=10**9)).map(lambda v: [str(v)]),
+    "seeds": st.integers(max_value=-1, min_value=-10**6).map(lambda v: ["0", str(v)]),
+    "dmft_seeds": st.integers(max_value=-1, min_value=-10**6).map(lambda v: [str(v)]),
+    "seed_batch": st.integers(max_value=0, min_value=-10**6).map(lambda v: [str(v)]),
+    "m0": st.sampled_from([["nan", "0.1", "0.1", "0.1"], ["1", "2"], ["inf", "0", "0", "0"]]),
+    **{flag: st.text(alphabet="abcxyz", min_size=1, max_size=6).map(lambda v: [v])
+       for flag in ("sim", "theory", "method", "responses", "noise", "jac_dtype")},
+}
+
+
+@pytest.mark.parametrize("flag", sorted(COMPARE_OWN))
+@CLI_SETTINGS
+@given(data=st.data())
+def test_compare_dmft_own_options_refuse_generated_bad_values(flag, data):
+    import experiments.dmft_compare as dc
+
+    tokens = data.draw(COMPARE_OWN[flag], label="tokens")
+    option = f"--{flag.replace('_', '-')}"
+    with tempfile.TemporaryDirectory() as tmp, _no_compute([(dc, "compare")]):
+        rc, err = _cli(["compare", "dmft", option, *tokens, "--out", f"{tmp}/o.nc"])
+        assert rc == 2, (tokens, err)
+        assert f"'{flag}'" in err or option in err, (tokens, err)
+        assert "Traceback" not in err and not list(Path(tmp).iterdir())
+
+
+def test_every_compare_dmft_flag_is_covered():
+    import experiments.dmft_compare as dc
+
+    flags = {a.dest for a in dc.parser()._actions if a.option_strings and a.dest != "help"}
+    exempt = {"out", "plot", "overwrite", "uncentered"}  # paths (test_outputs) and a switch
+    assert flags - exempt <= set(COMPARE_FLAGS) | set(COMPARE_OWN), flags - exempt - set(COMPARE_FLAGS) - set(COMPARE_OWN)
