@@ -31,6 +31,11 @@ def _cmd_list(_: argparse.Namespace) -> int:
     from grokjax.tasks import TASKS
 
     print("tasks:   " + ", ".join(sorted(TASKS)))
+    from grokjax.tasks import TASK_GROUP, _registered
+
+    registered = _registered()
+    print(f"your own model: grokjax run FILE.py:FUNCTION | module:FUNCTION"
+          + (f" | {', '.join(sorted(registered))} ('{TASK_GROUP}' entry points)" if registered else ""))
     print("figures (* takes --seeds):")
     seeded = seeded_figures()
     for name, description in available_figures().items():
