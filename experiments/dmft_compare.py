@@ -16,11 +16,42 @@ import contextlib
 import sys
 import time
 import warnings
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
+from grokjax import add_config_arguments, config_from_arguments, param, validate_fields
 from dmft import (CURVES, ConfigError, ModelConfig, SolverConfig, agreement, agreement_table, agreement_verdict,  # noqa: F401
                   seed_arrays, sim_curves, solve_seeds, state_gb, theory_curves)
+
+
+MAX_SEED = 2**31 - 1  # the simulators' and the DMFT's seeds are int32
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """``compare dmft``'s own options (the model and solver flags are :class:`dmft.ModelConfig` /
+    :class:`dmft.SolverConfig` fields), declared once: flags, Python constructor and errors come from here."""
+
+    D: tuple[int, ...] = param((500,), "input dimensions", check="[1,1000000]", distinct=True)
+    seeds: tuple[int, ...] = param(tuple(range(8)), "simulation seeds (at least 2 for a standard error)",
+                                   check=f"[0,{MAX_SEED}]", distinct=True)
+    seed_batch: int = param(4, "seeds vmapped together", check=">=1")
+    sim: str = param("library", "library: grokjax.simulate_from; side: the independent DMFT-convention simulator "
+                     "(supports c1 and sigma)", choices=("library", "side"))
+    theory: str = param("finite", "finite-P/D DMFT, its online a->inf limit, or both",
+                        choices=("finite", "online", "both"))
+    dmft_seeds: tuple[int, ...] = param((0, 1), "independent Monte-Carlo seeds of the DMFT", check=f"[0,{MAX_SEED}]",
+                                        distinct=True)
+    out: Optional[str] = param(None, "write the labelled dataset (netCDF) here")
+    plot: Optional[str] = param(None, "write a PNG of the curves here")
+    overwrite: bool = param(False, "replace existing --out/--plot files")
+
+    def __post_init__(self):
+        validate_fields(self)
+        if len(self.seeds) < 2:
+            raise ConfigError("seeds", f"need >= 2 simulation seeds for a standard error, got {list(self.seeds)}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,20 +72,9 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("--m0", type=float, nargs="+", default=None,
                        help="initial teacher overlaps W0 beta/D, N values (default linspace(1,-1,N)*0.2+0.05)")
     model.add_argument("--uncentered", action="store_true", help="plain predictor f(W_t) instead of f(W_t)-f(W_0)")
-    sim = ap.add_argument_group("simulation")
-    sim.add_argument("--D", type=int, nargs="+", default=[500], help="input dimensions (default 500)")
-    sim.add_argument("--seeds", type=int, nargs="+", default=list(range(8)),
-                     help="simulation seeds (default 0 1 ... 7; at least 2 for a standard error)")
-    sim.add_argument("--seed-batch", type=int, default=4, help="seeds vmapped together (default 4)")
-    sim.add_argument("--sim", choices=("library", "side"), default="library",
-                     help="library: grokjax.simulate_from (default); side: the independent DMFT-convention simulator "
-                          "(supports c1 and sigma)")
+    add_config_arguments(ap, CompareOptions, config_file=False)  # simulation, seeds and output
     th = ap.add_argument_group("DMFT solver")
-    th.add_argument("--theory", choices=("finite", "online", "both"), default="finite",
-                    help="finite-P/D DMFT, its online a->inf limit, or both (default finite)")
     th.add_argument("--S", type=int, default=2000, help="Monte-Carlo samples (default 2000)")
-    th.add_argument("--dmft-seeds", type=int, nargs="+", default=[0, 1],
-                    help="independent Monte-Carlo seeds of the DMFT (default 0 1)")
     th.add_argument("--method", choices=("march", "picard"), default=sd.method,
                     help="march: causal time marching (solver A); picard: damped fixed point (solver B)")
     th.add_argument("--responses", choices=("blocked", "pathwise"), default=None,
@@ -73,63 +93,44 @@ def parser() -> argparse.ArgumentParser:
     th.add_argument("--max-iter", type=int, default=sd.max_iter, help=f"solver B sweeps (default {sd.max_iter})")
     th.add_argument("--memory-gb", type=float, default=sd.memory_gb,
                     help=f"refuse a run whose DMFT state or simulation batch needs more (default {sd.memory_gb:g})")
-    out = ap.add_argument_group("output")
-    out.add_argument("--out", default=None, help="write the labelled dataset (netCDF) here")
-    out.add_argument("--plot", default=None, help="write a PNG of the curves here")
-    out.add_argument("--overwrite", action="store_true", help="replace existing --out/--plot files")
     return ap
 
 
-def _check_list(name: str, values, lo: int, hi: int | None = None) -> None:
-    if not values:
-        raise ConfigError(name, "needs at least one value")
-    if len(set(values)) != len(values):
-        raise ConfigError(name, f"has duplicate values {values!r}")
-    for v in values:
-        if v < lo or (hi is not None and v > hi):
-            raise ConfigError(name, f"values must lie in [{lo}, {hi if hi is not None else 'inf'}], got {v}")
-
-
 def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
-    """Build and validate the configs and run sizes; raises :class:`ConfigError` naming the field."""
+    """Build and validate the configs and run sizes; raises :class:`ConfigError` naming the field. ``args`` gets
+    the checked :class:`CompareOptions` as ``args.options``."""
+    options = args.options = config_from_arguments(CompareOptions, args)
     p = ModelConfig(N=args.N, a=args.a, alpha=args.alpha, eps=args.eps, eta=args.eta, dt=args.dt, T=args.T,
                     rho=args.rho, c0=args.c0, c1=args.c1, c2=args.c2, sigma=args.sigma,
                     m0=tuple(args.m0) if args.m0 else None, centered=not args.uncentered)
     p.validate()
-    if args.theory != "finite":
+    if options.theory != "finite":
         p.validate(online=True)  # the online solution's memory too, before compute
-    _check_list("dmft_seeds", args.dmft_seeds, 0, 2 ** 31 - 1)  # before its first seed becomes SolverConfig.seed
-    sc = SolverConfig(S=args.S, seed=args.dmft_seeds[0] if args.dmft_seeds else 0, method=args.method,
+    sc = SolverConfig(S=args.S, seed=options.dmft_seeds[0], method=args.method,
                       responses=args.responses or ("pathwise" if args.method == "picard" else "blocked"),
                       window=args.window, block=args.block, noise=args.noise, jac_dtype=args.jac_dtype,
                       chunk=args.chunk, damping=args.damping, max_iter=args.max_iter, memory_gb=args.memory_gb)
     sc.validate()
-    _check_list("D", args.D, 1, 10 ** 6)
-    _check_list("seeds", args.seeds, 0, 2 ** 31 - 1)
-    if len(args.seeds) < 2:
-        raise ConfigError("seeds", f"need >= 2 simulation seeds for a standard error, got {args.seeds}")
-    _check_list("dmft_seeds", args.dmft_seeds, 0, 2 ** 31 - 1)
-    if args.seed_batch < 1:
-        raise ConfigError("seed_batch", f"must be >= 1, got {args.seed_batch}")
-    if args.sim == "library":
+    if options.sim == "library":
         from experiments._dmft_sim import library_config
 
         library_config(p, 1)  # refuses c1 / sigma
-    if args.theory != "online" and state_gb(p, sc) > sc.memory_gb:
+    if options.theory != "online" and state_gb(p, sc) > sc.memory_gb:
         raise ConfigError("S", f"the DMFT needs ~{state_gb(p, sc):.2f} GB of per-sample state, more than "
                                f"--memory-gb {sc.memory_gb:g}")
-    sim_gb = max(args.D) ** 2 * args.a * 4 * min(args.seed_batch, len(args.seeds)) * 3 / 1e9
+    batch = min(options.seed_batch, len(options.seeds))
+    sim_gb = max(options.D) ** 2 * args.a * 4 * batch * 3 / 1e9
     if sim_gb > sc.memory_gb:
-        raise ConfigError("D", f"a batch of {min(args.seed_batch, len(args.seeds))} simulations at D={max(args.D)} "
+        raise ConfigError("D", f"a batch of {batch} simulations at D={max(options.D)} "
                                f"needs ~{sim_gb:.2f} GB, more than --memory-gb {sc.memory_gb:g} (lower --seed-batch)")
     from grokjax import check_distinct
 
-    check_distinct({"out": args.out, "plot": args.plot})  # --plot r.nc would overwrite the dataset --out r.nc
-    for flag, path in (("out", args.out), ("plot", args.plot)):
+    check_distinct({"out": options.out, "plot": options.plot})  # --plot r.nc would overwrite the dataset --out r.nc
+    for flag, path in (("out", options.out), ("plot", options.plot)):
         if path:
             from grokjax.store import check_writable
 
-            check_writable(path, flag, overwrite=args.overwrite)
+            check_writable(path, flag, overwrite=options.overwrite)
     return p, sc
 
 
@@ -222,25 +223,26 @@ def main(argv: list[str]) -> int:
         return 2
     from grokjax.store import output_lock, save_dataset
 
+    o = args.options  # the checked CompareOptions
     try:  # the output's lock is held from before the compute until the file is saved (as in `grokjax run`)
-        with output_lock(args.out) if args.out else contextlib.nullcontext():
+        with output_lock(o.out) if o.out else contextlib.nullcontext():
             with warnings.catch_warnings():
                 warnings.simplefilter("once")
-                th, sims, stats = compare(p, sc, args.D, args.seeds, args.dmft_seeds, args.theory, args.seed_batch,
-                                          sim=args.sim)
+                th, sims, stats = compare(p, sc, list(o.D), list(o.seeds), list(o.dmft_seeds), o.theory,
+                                          o.seed_batch, sim=o.sim)
             print(agreement_table(stats))
             print(agreement_verdict(stats)[1])
-            if args.out:
-                path = save_dataset(to_dataset(p, th, sims), args.out, overwrite=args.overwrite,
-                                    config=dict(model=p, solver=sc, D=list(args.D), seeds=list(args.seeds),
-                                                dmft_seeds=list(args.dmft_seeds), sim=args.sim))
+            if o.out:
+                path = save_dataset(to_dataset(p, th, sims), o.out, overwrite=o.overwrite,
+                                    config=dict(model=p, solver=sc, D=list(o.D), seeds=list(o.seeds),
+                                                dmft_seeds=list(o.dmft_seeds), sim=o.sim))
                 print(f"wrote {path}")
     except InputError as exc:
         print(f"grokjax: error: {exc}", file=sys.stderr)
         return 2
-    if args.plot:
-        plot(p, th, sims, args.plot)
-        print(f"wrote {args.plot}")
+    if o.plot:
+        plot(p, th, sims, o.plot)
+        print(f"wrote {o.plot}")
     return 0
 
 

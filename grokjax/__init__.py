@@ -14,14 +14,17 @@ Public API (re-exported from private modules):
 * training loop: :func:`run_logged` (the one loop, over a static :func:`log_steps` schedule);
 * analysis: :func:`grokking_metrics`, :func:`grokking_summary`, :func:`first_crossing` (the one threshold-crossing
   rule), :func:`half_drop_step` (the figures' delay rule); results: :func:`save_dataset`, :func:`load_dataset`,
-  :func:`check_distinct` (refuses two outputs of one command that are the same file).
+  :func:`check_distinct` (refuses two outputs of one command that are the same file);
+* declared options: :func:`param`, :func:`validate_fields` (one declaration per field: type, range, allowed
+  values), :func:`add_config_arguments` / :func:`config_from_arguments` (its command-line flags and checks).
 """
 import importlib
 
 #: public name -> the private module that defines it (imported on first use, so ``import grokjax`` and the
 #: CLI's ``--help`` do not import JAX)
 _EXPORTS = {
-    "grokjax._config": ("PolyConfig", "choose_engine", "reduced_supported", "step_cost"),
+    "grokjax._config": ("PolyConfig", "choose_engine", "param", "reduced_supported", "step_cost", "validate_fields"),
+    "grokjax._dataclass_cli": ("add_config_arguments", "config_from_arguments"),
     "grokjax._data": ("PolyData", "labelled_data", "make_data", "target_fn"),
     "grokjax._errors": ("ConfigError",),
     "grokjax._kernels": ("array_part", "cka_cortes", "cka_paper", "empirical_ntk", "kernel_alignment",

@@ -35,11 +35,14 @@ MAX_N_LOG = 100_000  # logged steps per run (a larger schedule is refused, not l
 
 
 def param(default, help: str, *, sweep: bool = False, choices: tuple | None = None, check: str = "",
-          finite: bool = True, open_choices=None):
+          finite: bool = True, open_choices=None, distinct: bool = False, flag: str | None = None,
+          positional: bool = False):
     """A declared configuration field (the one declaration every config uses): its default, help text, whether
     it can be swept in one compiled program (:class:`PolyConfig`: an array leaf of the pytree), its allowed
     values (``open_choices``: a predicate admitting further strings), a range ``check`` and whether it must be
-    ``finite``. Its type comes from the annotation (``int``,
+    ``finite``; a list field with ``distinct`` refuses repeated values; ``flag`` is its command-line name when it
+    is not the field's (``--from`` for ``from_path``), ``positional`` makes it a positional argument. Its type
+    comes from the annotation (``int``,
     ``float``, ``str``, ``bool``, ``Optional[...]``, ``tuple[X, ...]``: every element checked).
 
     ``check``: ``">0"``, ``">=0"``, ``">=1"`` (any ``<op><number>``), an interval ``"[0,1)"``, ``"(0,1]"``,
@@ -47,7 +50,8 @@ def param(default, help: str, *, sweep: bool = False, choices: tuple | None = No
     constructors, error messages and the property-based tests are all read from these (:func:`check_field`)."""
     return dataclasses.field(default=default, metadata={"help": help, "sweep": sweep, "choices": choices,
                                                         "check": check, "finite": finite,
-                                                        "open_choices": open_choices})
+                                                        "open_choices": open_choices, "distinct": distinct,
+                                                        "flag": flag, "positional": positional})
 
 
 @dataclass(frozen=True)
@@ -332,7 +336,10 @@ def check_field(f: dataclasses.Field, value, cls: type | None = None):
         value = list(np.asarray(value).tolist())
     require(isinstance(value, (list, tuple)), name, f"takes a list of values, got {value!r}")
     require(len(value) >= 1 or f.default == (), name, "needs at least one value")  # () as default: "none"
-    return tuple(_check_scalar(name, kind, v, f.metadata) for v in value)
+    value = tuple(_check_scalar(name, kind, v, f.metadata) for v in value)
+    if f.metadata.get("distinct"):
+        require(len(set(value)) == len(value), name, f"has duplicate values {list(value)}")
+    return value
 
 
 def declared_fields(cls: type) -> tuple[dataclasses.Field, ...]:

@@ -59,12 +59,15 @@ def field_help(config_cls: type) -> dict[str, str]:
         default = field.default if field.default is not dataclasses.MISSING else None
         if isinstance(default, tuple):
             default = " ".join(map(str, default))
-        out[field.name] = f"{text} (default: {default})".replace("%", "%%")
+        stated = field.metadata.get("positional") or "(default:" in text  # the help says it already
+        suffix = "" if stated else f" (default: {default})"
+        out[field.name] = f"{text}{suffix}".replace("%", "%%")
     return out
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
-    """Add ``--<field>`` for every dataclass field (``--no-<field>`` for booleans) and ``--config FILE``.
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, config_file: bool = True) -> None:
+    """Add ``--<field>`` for every dataclass field (``--no-<field>`` for booleans; the declared ``flag`` name where
+    it has one, a positional argument where declared ``positional``) and, with ``config_file``, ``--config FILE``.
     List fields take space-separated values (``--alpha 0.5 1 2``)."""
     hints = typing.get_type_hints(config_cls)
     helps = field_help(config_cls)
@@ -72,12 +75,15 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> N
     # (argparse's own pattern only knows "-1" and "-.5")
     parser._negative_number_matcher = re.compile(
         r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^-(?:inf|infinity|nan)$", re.IGNORECASE)
-    parser.add_argument("--config", type=Path, default=None,
-                        help="JSON or TOML file with config fields; flags given on the command line override it")
+    if config_file:
+        parser.add_argument("--config", type=Path, default=None,
+                            help="JSON or TOML file with config fields; flags given on the command line override it")
     for field in dataclasses.fields(config_cls):
         tp, is_seq = _base_type(hints[field.name])
-        flag = "--" + field.name.replace("_", "-")
-        if tp is bool and not is_seq:
+        flag = "--" + (field.metadata.get("flag") or field.name).replace("_", "-")
+        if field.metadata.get("positional"):
+            parser.add_argument(field.name, type=tp, help=helps[field.name])
+        elif tp is bool and not is_seq:
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None,
                                 help=helps[field.name])
         else:

