@@ -47,6 +47,19 @@ def loss_curves(ax, steps, train, test, color=None, label=None, normalise: int |
     return line
 
 
+def loss_panel(ax, steps, train, test, title: str, xlabel: str = "step", color="C0", logy: bool = False):
+    """A run's loss panel: train MSE dashed, test MSE solid (2-D ``(seed, step)`` curves as seed means with ±1 SEM
+    bands, :func:`mean_band`) on :func:`step_axis`, y label, ``title`` and legend."""
+    mean_band(ax, steps, train, "--", color=color, label="train MSE")
+    mean_band(ax, steps, test, "-", color=color, label="test MSE")
+    step_axis(ax, xlabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_ylabel("MSE")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+
+
 def network_vs_linearised(ax, steps, curves, xlabel: str, ylabel: str):
     """The network (C0) beside its exact linearisation (black), train dashed / test solid, from ``curves`` holding
     ``train_loss``, ``test_loss``, ``lin_train_loss``, ``lin_test_loss``; step axis, log y, legend."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments._figure import ClaimCheck
-from experiments._plotting import mean_band, plt, step_axis
+from experiments._plotting import loss_panel, mean_band, plt, step_axis
 from experiments._task_figures import AlphaSweep, first_at_least, first_at_most, sweep_times, task_protocol
 
 FIGURES = {
@@ -59,12 +59,7 @@ def _plot_fig2(ds):
     ax1.legend(h1 + h2, l1 + l2, fontsize=8, loc="center left")
     a = float(ds["alpha"].values[0])
     ax1.set_title(f"(a) modular addition p={ds.attrs.get('p', '')}, alpha={a:g}, no weight decay", fontsize=9)
-    mean_band(ax3, steps, sub["train_loss"].values, "--", color="C0", label="train MSE")
-    mean_band(ax3, steps, sub["test_loss"].values, "-", color="C0", label="test MSE")
-    ax3.set_xlabel("step")
-    ax3.set_ylabel("MSE")
-    ax3.set_title("(b) losses", fontsize=9)
-    ax3.legend(fontsize=8)
+    loss_panel(ax3, steps, sub["train_loss"].values, sub["test_loss"].values, "(b) losses", "step (full-batch GD)")
     return fig
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments._figure import ClaimCheck
-from experiments._plotting import colors, network_vs_linearised, plt, step_axis
+from experiments._plotting import colors, loss_panel, network_vs_linearised, plt, step_axis
 from experiments._task_figures import (ABSENT_RATIO, PRESENT_RATIO, AlphaSweep, delay_ratio, first_at_least,
                                        first_at_most, task_protocol)
 
@@ -64,13 +64,8 @@ def _plot_app17_2(ds):
     ax1.set_ylabel("accuracy (per-point MSE < tau)")
     ax1.set_title("(a) 'accuracy' depends on the threshold tau (App 17.2)", fontsize=9)
     ax1.legend(fontsize=7, title="test solid, train dashed", title_fontsize=7)
-    ax2.plot(s, sub["train_loss"].values, "--", color="C3", label="train MSE")
-    ax2.plot(s, sub["test_loss"].values, "-", color="C3", label="test MSE")
-    step_axis(ax2, "step (AdamW)")
-    ax2.set_yscale("log")
-    ax2.set_ylabel("MSE")
-    ax2.set_title("(b) the same run's loss curves (App 17.3)", fontsize=9)
-    ax2.legend(fontsize=7)
+    loss_panel(ax2, s, sub["train_loss"].values, sub["test_loss"].values, "(b) the same run's loss curves (App 17.3)",
+               "step (AdamW)", color="C3", logy=True)
     return fig
 
 
