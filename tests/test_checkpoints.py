@@ -178,27 +178,29 @@ def test_changed_configuration_is_refused(full, tmp_path):
         _run(folder, sweep={"alpha": [1.0, 2.0, 5.0]})
 
 
-def test_cli_reports_bad_chunk_in_one_line_and_refuses_changed_chunk_size(tmp_path):
+def test_cli_reports_bad_chunk_in_one_line_and_refuses_changed_chunk_size(tmp_path, capsys):
+    """The resumed run with damaged files is the end-to-end process (stderr as a user sees it); the first run and
+    the refused one go through the same ``cli.main`` in-process (one interpreter start instead of three)."""
+    from grokjax import cli
+
     args = ["--D", "8", "--N", "16", "--P", "24", "--P-test", "40", "--steps", "200", "--n-log", "8",
             "--alpha", "1", "2", "--quiet", "--chunk-size", "1", "--checkpoint-dir", str(tmp_path / "ck")]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
 
-    def grokjax(*extra):
-        return subprocess.run([sys.executable, "-m", "grokjax", "run", "poly", *args, *extra], env=env,
-                              capture_output=True, text=True, timeout=600)
-
-    first = grokjax("--out", str(tmp_path / "a.nc"))
-    assert first.returncode == 0, first.stderr
+    assert cli.main(["run", "poly", *args, "--out", str(tmp_path / "a.nc")]) == 0
     _truncate(tmp_path / "ck" / "chunk_00001.npz")
     (tmp_path / "ck" / "manifest.json").write_text("")
-    second = grokjax("--out", str(tmp_path / "b.nc"))
+    second = subprocess.run([sys.executable, "-m", "grokjax", "run", "poly", *args, "--out", str(tmp_path / "b.nc")],
+                            env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     warned = [line for line in second.stderr.splitlines() if line.startswith("grokjax: warning:")]
     assert len(warned) == 2 and second.stderr.count("\n") == 2, second.stderr
     assert "Traceback" not in second.stderr
     _assert_same(gj.load_dataset(tmp_path / "a.nc"), gj.load_dataset(tmp_path / "b.nc"))
-    third = grokjax("--out", str(tmp_path / "c.nc"), "--chunk-size", "2")
-    assert third.returncode == 2 and "checkpoint_dir" in third.stderr and "Traceback" not in third.stderr
+    capsys.readouterr()
+    assert cli.main(["run", "poly", *args, "--out", str(tmp_path / "c.nc"), "--chunk-size", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint_dir" in err and "Traceback" not in err
     assert not (tmp_path / "c.nc").exists()
 
 
