@@ -4,7 +4,8 @@ A compiled XLA program does not return to Python until it ends, so a Python-leve
 when the program finishes (tens of seconds later), and a ``KeyboardInterrupt`` raised in the middle of a
 compilation can crash the interpreter's shutdown. Instead, :func:`handled` has the C-level signal handler write
 the signal number to a pipe (``signal.set_wakeup_fd``) that a watcher thread reads; that thread removes the
-temporary files and lock files this process holds (:func:`track`, :data:`grokjax.store._HELD`), prints one
+temporary files and lock files this process holds (:func:`track`, :data:`grokjax.store._HELD`) and the output
+folders it created that are still empty (:func:`make_dirs`), prints one
 line — how many checkpoint chunks are saved and where — and leaves with ``os._exit(128 + signal)``. Every
 output is written to a temporary name and renamed into place, so nothing partial is left; finished checkpoint
 chunks stay, and rerunning the same command resumes from them.
@@ -22,6 +23,7 @@ from typing import Iterator
 
 _PROGRESS: dict = {"folder": None, "chunks": 0, "saved": 0}
 _TRACKED: set[str] = set()  # temporary files being written (removed on interrupt)
+_CREATED: list[str] = []  # folders this command created for its outputs (removed on interrupt while empty)
 _EXITING = threading.Lock()
 _ACTIVE = {"on": False}
 
@@ -42,6 +44,17 @@ def track(path: str) -> None:
 
 def untrack(path: str) -> None:
     _TRACKED.discard(str(path))
+
+
+def make_dirs(folder: str | Path) -> Path:
+    """``folder.mkdir(parents=True, exist_ok=True)``, remembering (inside :func:`handled`) the folders it created:
+    an interrupt removes those still empty, deepest first, so no empty output folder is left behind."""
+    folder = Path(folder)
+    missing = [d for d in (folder, *folder.parents) if not d.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    if _ACTIVE["on"]:
+        _CREATED.extend(os.path.abspath(d) for d in reversed(missing))  # shallowest first
+    return folder
 
 
 def message(signum: int) -> str:
@@ -70,6 +83,9 @@ def _cleanup() -> None:
     for path in list(getattr(store, "_HELD", {})):
         with contextlib.suppress(OSError):
             os.unlink(path)
+    for folder in reversed(_CREATED):  # deepest first; a folder that holds anything (saved chunks) stays
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def terminate(signum: int) -> None:
@@ -128,3 +144,4 @@ def handled() -> Iterator[None]:
         watcher.join(timeout=1)
         os.close(read_fd)
         _PROGRESS.update(folder=None, chunks=0, saved=0)
+        _CREATED.clear()

@@ -109,7 +109,9 @@ def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequen
     the rows into an existing table of the same size (see :func:`existing_rows`)."""
     out_dir = Path(out_dir)
     previous = existing_rows(out_dir, size, overwrite)  # before any compute
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from grokjax._interrupt import make_dirs
+
+    make_dirs(out_dir)  # removed on interrupt if still empty
     makers, rows = discover()
     names = list(only) if only else list(makers)
     path = out_dir / "CLAIMS.md"

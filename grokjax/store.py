@@ -113,8 +113,10 @@ def _exclusive(lock_path: Path, field: str, what: str) -> Iterator[None]:
 def output_lock(path: str | Path, field: str = "out") -> Iterator[Path]:
     """Exclusive lock on the output ``path`` (file ``.NAME.lock`` beside it) for a whole run: hold it from
     before the compute until the file is saved, so a second writer of the same output is refused up front."""
+    from grokjax._interrupt import make_dirs
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)  # removed on interrupt if still empty
     with _exclusive(path.parent / f".{path.name}.lock", field, str(path)):
         yield path
 
@@ -123,8 +125,9 @@ def output_lock(path: str | Path, field: str = "out") -> Iterator[Path]:
 def folder_lock(folder: str | Path, field: str = "checkpoint_dir", *, name: str = ".lock") -> Iterator[Path]:
     """Exclusive lock on a checkpoint ``folder`` (file ``name``, ``.lock`` by default, inside it), so two runs
     never share one; :func:`grokjax.run_sweep` holds it for its whole checkpoint/resume loop."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    from grokjax._interrupt import make_dirs
+
+    folder = make_dirs(folder)  # removed on interrupt if still empty
     with _exclusive(folder / name, field, f"checkpoints into {folder}"):
         yield folder
 
@@ -176,9 +179,9 @@ def provenance() -> dict[str, str]:
 def _atomic_target(path: Path) -> Iterator[str]:
     """A temporary file name in ``path``'s folder to write to; renamed onto ``path`` if the block succeeds,
     removed if it fails (so a killed or failed write never leaves a half file at ``path``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     from grokjax import _interrupt
 
+    _interrupt.make_dirs(path.parent)  # removed on interrupt if still empty
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     _interrupt.track(tmp)  # removed if the process is interrupted (SIGINT / SIGTERM) while writing

@@ -60,17 +60,36 @@ def _assert_clean(folder: Path, rc: int, sig: int, lines: list[str], elapsed: fl
     assert elapsed < 5, elapsed  # promptly, not when the compiled run ends
     left = [p for p in folder.rglob("*") if p.name.endswith((".lock", ".tmp"))]
     assert not left, left
+    empty = [p for p in folder.rglob("*") if p.is_dir() and not any(p.iterdir())]
+    assert not empty, empty  # no output folder the command created and left empty
+
+
+def test_interrupt_removes_the_empty_output_folders_it_created(tmp_path):
+    """In process: the folders created for outputs are removed by the interrupt's clean-up while empty (deepest
+    first); a folder that holds a file, and a folder that was there before, stay."""
+    from grokjax import _interrupt
+    from grokjax.store import folder_lock, output_lock
+
+    (tmp_path / "old").mkdir()
+    with _interrupt.handled():
+        with output_lock(tmp_path / "a" / "b" / "o.nc"), folder_lock(tmp_path / "old" / "ck"), \
+                folder_lock(tmp_path / "kept" / "ck"):
+            (tmp_path / "kept" / "ck" / "chunk_0.npz").write_bytes(b"x")
+            _interrupt._cleanup()
+            assert not (tmp_path / "a").exists() and not (tmp_path / "old" / "ck").exists()
+            assert (tmp_path / "old").is_dir() and (tmp_path / "kept" / "ck" / "chunk_0.npz").exists()
+    assert not _interrupt._CREATED
 
 
 def test_sigterm_during_a_chunk_of_run_poly_stops_at_once(tmp_path):
-    out = tmp_path / "o.nc"
+    out = tmp_path / "new" / "sub" / "o.nc"  # folders the command creates: none left empty after the interrupt
     proc = Proc([*POLY, "--steps", "400000", "--checkpoint-dir", "ck", "--out", str(out), "--quiet"], tmp_path)
     assert proc.wait_for(lambda: (tmp_path / "ck" / "manifest.json").exists())
     time.sleep(0.5)  # inside the first compiled chunk (tens of seconds long)
     rc, elapsed = proc.interrupt(signal.SIGTERM)
     _assert_clean(tmp_path, rc, signal.SIGTERM, proc.lines, elapsed)
     assert "chunks saved in ck/" in proc.lines[0] and "rerun the same command to resume" in proc.lines[0]
-    assert not out.exists()
+    assert not (tmp_path / "new").exists()
 
 
 def _phase_wait(proc, phase, tmp_path):
