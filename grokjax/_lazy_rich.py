@@ -89,6 +89,10 @@ class Model:
       accuracy: ``None`` (default: ``"argmax"`` for cross-entropy, none for MSE), ``"argmax"`` (argmax of the
         outputs equals the integer or one-hot label), ``"sign"`` (sign of a scalar output equals the sign of
         its target) or ``accuracy(outputs, y) -> scalar``.
+      accuracy_axis: ``None`` (the accuracy rule returns a scalar), or ``(name, values)``: the accuracy
+        rule returns one value per entry of ``values`` (shape ``(len(values),)``; e.g. the fraction of points
+        whose error is below each of several thresholds) and the accuracy variables get a trailing dimension
+        ``name`` with coordinate ``values``.
       name: a short name (dataset ``attrs["task"]``).
       description: one line describing the model and data (dataset ``attrs["model_description"]``).
     """
@@ -98,6 +102,7 @@ class Model:
     data: Any
     loss: Any = "mse"
     accuracy: Any = None
+    accuracy_axis: Any = None
     name: str = "model"
     description: str = ""
 
@@ -261,6 +266,12 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
             f"must be one of {LOSSES} or a function loss(outputs, y), got {model.loss!r}")
     require(model.accuracy is None or callable(model.accuracy) or model.accuracy in ("argmax", "sign"), "accuracy",
             f"must be None, 'argmax', 'sign' or a function accuracy(outputs, y), got {model.accuracy!r}")
+    axis = model.accuracy_axis
+    require(axis is None or (isinstance(axis, (tuple, list)) and len(axis) == 2 and isinstance(axis[0], str)
+                             and axis[0].isidentifier() and len(axis[1]) >= 1), "accuracy_axis",
+            f"must be None or (name, values) with a name and at least one value, got {axis!r}")
+    require(axis is None or callable(model.accuracy), "accuracy_axis", "needs an accuracy function returning one "
+            "value per entry")
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
     with jax.enable_x64(config.dtype == "float64"):
         data = model.data
@@ -337,8 +348,10 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
                 value = np.asarray(fn(outj, yj))
             except Exception as exc:
                 raise ConfigError(name, f"{name}(outputs, y) raised {type(exc).__name__}: {exc}") from exc
-            require(value.shape == () and np.isfinite(value), name,
-                    f"{name}(outputs, y) must return a finite scalar, returned shape {value.shape}")
+            shape = (len(axis[1]),) if name == "accuracy" and axis is not None else ()
+            require(value.shape == shape and bool(np.all(np.isfinite(value))), name,
+                    f"{name}(outputs, y) must return finite values of shape {shape} (a scalar unless "
+                    f"accuracy_axis is given), returned shape {value.shape}")
         description = model.description or (f"{getattr(model.apply, '__qualname__', 'apply')} on "
                                              f"{type(params).__name__} parameters")
     return _Checked(Data(xtr, ytr, xte, yte), n_params, tuple(out_shape), loss_fn, acc_fn, description)
@@ -534,7 +547,7 @@ def _fingerprint(model: Model, checked: _Checked, cfg: LazyRichConfig, axes, alp
              if f.name not in ("chunk_size", "checkpoint_dir")}
     digest.update(json.dumps({"config": shown, "axes": axes, "alpha": list(alphas), "seeds": list(seeds),
                               "model": [model.name, checked.description, str(model.loss), str(checked.out_shape),
-                                        checked.n_params]}, sort_keys=True, default=str).encode())
+                                        checked.n_params, str(model.accuracy_axis)]}, sort_keys=True, default=str).encode())
     for a in checked.data:
         digest.update(np.ascontiguousarray(a).tobytes())
     return digest.hexdigest()[:16]
@@ -737,12 +750,16 @@ def _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall,
     keep = ["alpha"] + list(swept) + ["seed"]
     coords = {"alpha": np.asarray(cfg.alpha, float), "seed": np.asarray(cfg.seed), "step": steps,
               **{k: np.asarray(v, float) for k, v in swept.items()}}
+    axis = model.accuracy_axis
+    if axis is not None:
+        coords[axis[0]] = np.asarray(axis[1])
     drop = tuple(i for i, n in enumerate(names) if n not in keep)
     data_vars = {}
     for name, value in out.items():
         value = value.reshape(shape + list(value.shape[1:]))
         value = value.reshape([s for i, s in enumerate(value.shape) if i not in drop])
-        data_vars[name] = (keep + (["step"] if value.ndim > len(keep) else []), value)
+        extra = [axis[0]] if axis is not None and name.endswith("_acc") else []
+        data_vars[name] = (keep + (["step"] if value.ndim > len(keep) + len(extra) else []) + extra, value)
     ds = xr.Dataset(data_vars, coords=coords)
     accuracy = model.accuracy if model.accuracy is not None else ("argmax" if model.loss == "cross_entropy" else None)
     lr_rule = "lr / alpha^2" if cfg.lr_rule == "alpha^-2" else "lr (constant in alpha)"
@@ -751,6 +768,8 @@ def _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall,
             "probe": f"the first {cfg.kernel_points} test points"}
     for name in ds.variables:
         table = COORDINATES if name in ds.coords else VARIABLES
+        if axis is not None and name == axis[0]:
+            table = {name: (name.replace("_", " "), "1", "entries of the accuracy rule's output (Model.accuracy_axis)")}
         ds[name].attrs.update(_attrs_for(str(name), table, fill))
     ds.attrs.update(
         task=model.name, model_description=checked.description, loss=fill["loss"], predictor=fill["predictor"],

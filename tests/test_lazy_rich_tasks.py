@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import grokjax as gj
 from grokjax.tasks import teacher
@@ -24,6 +25,7 @@ def test_teacher_task_through_the_layer_equals_the_task():
     model = gj.Model(teacher.mlp, lambda key: teacher.init_mlp(key, sizes, cfg.bias, cfg.init, cfg.init_scale),
                      gj.Data(X, teacher.mlp(t, X), Xt, teacher.mlp(t, Xt)),
                      accuracy=lambda out, y: jnp.mean(jnp.mean((out - y) ** 2, axis=1) < threshold))
+    assert ds_task.attrs["engine"].startswith("grokjax.run_model")  # the task is a client of the layer
     layer = gj.LazyRichConfig(alpha=cfg.alpha, seed=cfg.seed, steps=cfg.steps, log_points=cfg.log_points,
                               optimizer="adamw", lr=(cfg.lr,), weight_decay=(cfg.weight_decay,), lr_rule="constant",
                               centered=False, linearized=True, kernel_points=cfg.kernel_points)
@@ -36,3 +38,21 @@ def test_teacher_task_through_the_layer_equals_the_task():
     # a ratio of two small differences early on (f - f_lin ~ 1e-4): float32 cancellation, absolute 1e-5
     np.testing.assert_allclose(ds["lin_distance"].values, ds_task["lin_distance"].values, rtol=1e-3, atol=1e-5)
     np.testing.assert_array_equal(ds["train_acc"].values, ds_task["train_acc"].isel(threshold=0).values)
+
+
+def _vector_accuracy_model(values):
+    X = jax.random.normal(jax.random.PRNGKey(0), (12, 3))
+    y = jnp.tanh(X[:, 0])
+    return gj.Model(lambda p, x: jnp.tanh(x @ p), lambda key: jax.random.normal(key, (3,)), gj.Data(X[:8], y[:8], X[8:], y[8:]),
+                    accuracy=lambda out, yy: jnp.mean((out - yy)[None, :] ** 2 < jnp.asarray(values)[:, None], axis=1),
+                    accuracy_axis=("tol", [0.01, 0.1, 1.0]))
+
+
+def test_accuracy_axis_adds_a_labelled_dimension_and_a_wrong_length_is_refused():
+    ds = gj.run_model(_vector_accuracy_model([0.01, 0.1, 1.0]), gj.LazyRichConfig(steps=20, log_points=4))
+    assert ds["train_acc"].dims == ("alpha", "seed", "step", "tol") and ds["lin_test_acc"].dims[-1] == "tol"
+    np.testing.assert_array_equal(ds["tol"].values, [0.01, 0.1, 1.0])
+    acc = ds["train_acc"].values
+    assert np.all(np.diff(acc, axis=-1) >= 0)  # a looser tolerance never counts fewer points
+    with pytest.raises(gj.ConfigError, match="accuracy"):  # 2 values for a 3-entry axis: refused before compute
+        gj.run_model(_vector_accuracy_model([0.01, 0.1]), gj.LazyRichConfig(steps=20, log_points=4))

@@ -19,7 +19,10 @@ Presets (``--preset``; explicit flags override):
 
 With ``track_linear`` the linearised student ``S_lin(θ) = S(θ0) + J(θ0)(θ − θ0)`` (predictor ``α S_lin``) is
 trained alongside and its losses and the relative distance ``‖f − f_lin‖ / ‖f_lin − f_0‖`` on the test set are
-logged. Result dims: ``(alpha, seed, step)`` (and ``threshold`` for accuracies); ``diverged_step`` (and
+logged. The run goes through :func:`grokjax.run_model` (the task keeps only its model, data and presets; the
+thresholded accuracy is its ``accuracy`` rule with ``accuracy_axis=("threshold", ...)``), so the dataset also
+holds the layer's other metrics (``rel_change``, ``lin_deviation``, kernel-target alignment with
+``kernel_points``). Result dims: ``(alpha, seed, step)`` (and ``threshold`` for accuracies); ``diverged_step`` (and
 ``lin_diverged_step``) per ``(alpha, seed)``: the first step with a non-finite loss, -1 if none.
 """
 from __future__ import annotations
@@ -30,15 +33,15 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import xarray as xr
 
 from grokjax._config import param
-from grokjax._engines import optax_step
 from grokjax._errors import require
-from grokjax._schedule import log_steps
 from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
+
+#: the guard stops a model only on a non-finite loss (no finite float32 loss exceeds this bound)
+DIVERGENCE_BOUND = float(np.finfo(np.float32).max)
 
 PRESETS: dict[str, dict] = {
     "omnigrok": dict(bias=True, init="torch", init_scale=2.0, lr=3e-4, weight_decay=0.05,
@@ -111,7 +114,10 @@ def mlp(params, x):
 
 
 def run(config: Config, quiet: bool = False) -> xr.Dataset:
-    """Train the α × seed sweep (vmapped; optionally with the linearised student) and return labelled curves."""
+    """Train the α × seed sweep (optionally with the linearised student) through :func:`grokjax.run_model` and
+    return labelled curves (the task keeps only its model, data and presets)."""
+    from grokjax._lazy_rich import Data, LazyRichConfig, Model, run_model
+
     config.validate()
     cfg = config.resolved()
     sizes = (cfg.d_in, cfg.width, cfg.width, cfg.d_out)
@@ -119,51 +125,21 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     X = jax.random.normal(kx, (cfg.n_train, cfg.d_in))
     Xt = jax.random.normal(kt, (cfg.n_test, cfg.d_in))
     teacher = init_mlp(jax.random.PRNGKey(cfg.teacher_seed), sizes, cfg.bias, cfg.init, 1.0)
-    Y, Yt = mlp(teacher, X), mlp(teacher, Xt)
     thresholds = jnp.asarray(cfg.threshold)
-    steps = log_steps(cfg.steps, cfg.log_points)
-    track = bool(cfg.track_linear)
-    parts = ("net", "lin") if track else ("net",)
 
-    def one(alpha, key):
-        params0 = init_mlp(key, sizes, cfg.bias, cfg.init, cfg.init_scale)
-        f_lin = C.linearize(mlp, params0)
-        kernel = C.kernel_tracker(lambda params, x: alpha * mlp(params, x), params0, Xt, cfg.kernel_points)
-        opt = optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
+    def accuracy(out, y):  # one value per threshold: fraction of points whose per-point MSE is below it
+        per_point = jnp.mean((out - y) ** 2, axis=1)
+        return jnp.mean(per_point[None, :] < thresholds[:, None], axis=1)
 
-        def loss(params, model):
-            return jnp.mean((alpha * model(params, X) - Y) ** 2)
-
-        models = {"net": mlp, "lin": f_lin}
-
-        def step(state):
-            losses, out = {}, {}
-            for name in parts:
-                losses[name], out[name] = optax_step(opt, loss, state[name], models[name])
-            return losses, out
-
-        def metrics(state):
-            p = state["net"][0]
-            ptr = jnp.mean((alpha * mlp(p, X) - Y) ** 2, axis=1)
-            fte = alpha * mlp(p, Xt)
-            pte = jnp.mean((fte - Yt) ** 2, axis=1)
-            m = {"train_loss": jnp.mean(ptr), "test_loss": jnp.mean(pte),
-                 "train_acc": jnp.mean(ptr[None, :] < thresholds[:, None], axis=1),
-                 "test_acc": jnp.mean(pte[None, :] < thresholds[:, None], axis=1),
-                 "weight_norm": C.tree_norm(p), **kernel(p)}
-            if track:
-                pl = state["lin"][0]
-                flt = alpha * f_lin(pl, Xt)
-                f0 = alpha * mlp(params0, Xt)
-                m["lin_train_loss"] = jnp.mean((alpha * f_lin(pl, X) - Y) ** 2)
-                m["lin_test_loss"] = jnp.mean((flt - Yt) ** 2)
-                m["lin_distance"] = jnp.linalg.norm(fte - flt) / (jnp.linalg.norm(flt - f0) + 1e-12)
-            return m
-
-        return C.train(step, metrics, {name: (params0, opt.init(params0)) for name in parts}, steps, parts)
-
-    ds = C.run_grid(one, {"alpha": cfg.alpha}, cfg.seed, steps, extra_dims={"train_acc": ("threshold",),
-                    "test_acc": ("threshold",)}, coords={"threshold": list(cfg.threshold)})
+    model = Model(mlp, lambda key: init_mlp(key, sizes, cfg.bias, cfg.init, cfg.init_scale),
+                  Data(X, mlp(teacher, X), Xt, mlp(teacher, Xt)), loss="mse", accuracy=accuracy,
+                  accuracy_axis=("threshold", list(cfg.threshold)), name="teacher",
+                  description=f"student-teacher tanh MLPs {'-'.join(map(str, sizes))} ({cfg.preset} preset)")
+    layer = LazyRichConfig(alpha=tuple(cfg.alpha), seed=tuple(cfg.seed), steps=cfg.steps, log_points=cfg.log_points,
+                           optimizer="adamw", lr=(cfg.lr,), weight_decay=(cfg.weight_decay,), lr_rule="constant",
+                           centered=False, linearized=bool(cfg.track_linear), kernel_points=cfg.kernel_points,
+                           divergence_bound=DIVERGENCE_BOUND)
+    ds = run_model(model, layer)
     ds.attrs.update(task="teacher", preset=cfg.preset)
     ds.attrs["summary"] = summarize(ds)
     ds.attrs["resolved_config"] = config_to_json(cfg)
