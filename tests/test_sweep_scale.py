@@ -32,10 +32,14 @@ def _grokjax(args, **env):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
+    """The single-device, single-process run, in-process (the two tests below run the command end to end)."""
+    from grokjax import cli
+
     out = tmp_path_factory.mktemp("ref") / "ref.nc"
-    result = _grokjax([*ARGS, "--out", str(out)])
-    assert result.returncode == 0, result.stderr
-    return gj.load_dataset(out)
+    assert cli.main(["run", "poly", *ARGS, "--out", str(out)]) == 0
+    ds = gj.load_dataset(out)
+    assert ds.attrs["devices"] == 1 and ds.attrs["processes"] == 1
+    return ds
 
 
 def _same(a: xr.Dataset, b: xr.Dataset):
@@ -122,8 +126,11 @@ def test_checkpoint_of_another_sweep_is_not_mixed_in(tmp_path):
         gj.run_sweep(base, {"alpha": [1.0, 3.0]}, checkpoint_dir=tmp_path)
 
 
-@pytest.mark.parametrize("args,field", [(["--alpha", "0"], "alpha"), (["--P", "0"], "P"), (["--N", "0"], "N"),
-                                        (["--steps", "-3"], "steps"), (["--optimizer", "sgdx"], "optimizer")])
+# one process end to end by default; the other fields are refused in-process by tests/test_bad_input.py (-m slow here)
+@pytest.mark.parametrize("args,field", [(["--alpha", "0"], "alpha")] + [
+    pytest.param(a, f, marks=pytest.mark.slow)
+    for a, f in ((["--P", "0"], "P"), (["--N", "0"], "N"), (["--steps", "-3"], "steps"),
+                 (["--optimizer", "sgdx"], "optimizer"))])
 def test_bad_input_exits_2_naming_the_field(tmp_path, args, field):
     out = tmp_path / "bad.nc"
     result = _grokjax([*args, "--out", str(out)])
