@@ -44,8 +44,8 @@ class CompareOptions:
                         choices=("finite", "online", "both"))
     dmft_seeds: tuple[int, ...] = param((0, 1), "independent Monte-Carlo seeds of the DMFT", check=f"[0,{MAX_SEED}]",
                                         distinct=True)
-    out: Optional[str] = param(None, "write the labelled dataset (netCDF) here")
-    plot: Optional[str] = param(None, "write a PNG of the curves here")
+    out: Optional[str] = param(None, "write the labelled dataset (netCDF) here", check="path")
+    plot: Optional[str] = param(None, "write a PNG of the curves here", check="path")
     overwrite: bool = param(False, "replace existing --out/--plot files")
 
     def __post_init__(self):
@@ -96,6 +96,10 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+#: the PolyConfig field of --sim library -> the compare dmft flag that sets it
+_LIBRARY_FLAGS = {"steps": "T", "n_log": "T", "P": "D", "eta0": "dt"}
+
+
 def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
     """Build and validate the configs and run sizes; raises :class:`ConfigError` naming the field. ``args`` gets
     the checked :class:`CompareOptions` as ``args.options``."""
@@ -111,10 +115,21 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
                       window=args.window, block=args.block, noise=args.noise, jac_dtype=args.jac_dtype,
                       chunk=args.chunk, damping=args.damping, max_iter=args.max_iter, memory_gb=args.memory_gb)
     sc.validate()
+    for D in options.D:  # both simulators train on P = round(a D) points
+        if round(p.a * D) < 1:
+            raise ConfigError("D", f"P = round(a D) = 0 training points at D={D}, a={p.a:g}: raise --D or --a")
     if options.sim == "library":
         from experiments._dmft_sim import library_config
 
-        library_config(p, 1)  # refuses c1 / sigma
+        for D in options.D:  # refuses c1 / sigma; a PolyConfig field it refuses is named by the flag that set it
+            try:
+                library_config(p, D)
+            except ConfigError as exc:
+                if exc.field in ("c1", "sigma"):
+                    raise
+                flag = _LIBRARY_FLAGS.get(exc.field, exc.field)
+                raise ConfigError(flag, f"--sim library runs grokjax's simulator at D={D}, which refuses it "
+                                  f"({exc})") from None
     if options.theory != "online" and state_gb(p, sc) > sc.memory_gb:
         raise ConfigError("S", f"the DMFT needs ~{state_gb(p, sc):.2f} GB of per-sample state, more than "
                                f"--memory-gb {sc.memory_gb:g}")

@@ -29,8 +29,8 @@ class FigureOptions:
     size: Optional[str] = param(None, "tiny (tests), small (CPU minutes) or paper (default: small; not with --from)",
                                 choices=SIZES)
     from_path: Optional[str] = param(None, "re-judge and re-plot from this saved dataset without computing "
-                                     "(default: compute)", flag="from")
-    out: Optional[str] = param(None, _OUT + "; with --from: the dataset's figure folder)")
+                                     "(default: compute)", flag="from", check="path")
+    out: Optional[str] = param(None, _OUT + "; with --from: the dataset's figure folder)", check="path")
     seeds: Optional[tuple[int, ...]] = param(
         None, "init/data seeds, space-separated: curves are seed means with a ±1 SEM band and the claim is judged on "
         "the seed means (default: the figure's own seed(s); grokjax list marks the figures that take seeds; not with "
@@ -54,7 +54,7 @@ class ReproduceOptions:
     """``grokjax reproduce``: run every figure (or ``only``) and write one claims table."""
 
     size: str = param("small", "tiny, small or paper", choices=SIZES)
-    out: Optional[str] = param(None, _OUT + ")")
+    out: Optional[str] = param(None, _OUT + ")", check="path")
     only: Optional[tuple[str, ...]] = param(None, "only these figures, space-separated (default: all)", distinct=True)
     quiet: bool = param(False, "no progress bars")
     overwrite: bool = param(False, "replace a claims table in --out that cannot be merged (another size, "

@@ -46,7 +46,8 @@ def param(default, help: str, *, sweep: bool = False, choices: tuple | None = No
     ``float``, ``str``, ``bool``, ``Optional[...]``, ``tuple[X, ...]``: every element checked).
 
     ``check``: ``">0"``, ``">=0"``, ``">=1"`` (any ``<op><number>``), an interval ``"[0,1)"``, ``"(0,1]"``,
-    ``"[1,28]"`` ..., or ``"seed"`` (an integer in [0, 2^32 - 1]). The CLI flags, config files, Python
+    ``"[1,28]"`` ..., ``"seed"`` (an integer in [0, 2^32 - 1]), or for a string ``"path"`` (a non-empty file or
+    folder name). The CLI flags, config files, Python
     constructors, error messages and the property-based tests are all read from these (:func:`check_field`)."""
     return dataclasses.field(default=default, metadata={"help": help, "sweep": sweep, "choices": choices,
                                                         "check": check, "finite": finite,
@@ -292,6 +293,8 @@ def _check_scalar(name: str, kind: str, value, meta: Mapping):
                 raise ConfigError(name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
             require(other(value), name, f"must be one of {choices} or the name of an optax optimizer (e.g. "
                     f"'rmsprop', 'lion'), got {value!r}")
+        if meta.get("check") == "path":  # a file or folder name: "" would silently mean "." (or "no output")
+            require(value.strip() != "" and "\0" not in value, name, f"must be a non-empty path, got {value!r}")
         return value
     is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     check = meta.get("check", "")
@@ -316,13 +319,13 @@ def _check_scalar(name: str, kind: str, value, meta: Mapping):
 def check_field(f: dataclasses.Field, value, cls: type | None = None):
     """Check one value against its declared field (type from the annotation of ``cls``, range, finiteness,
     allowed values); return it normalised (numpy / JAX scalars -> Python; lists -> tuples) or raise
-    :class:`ConfigError` naming the field."""
-    name = f.name
+    :class:`ConfigError` naming the field (by its declared ``flag`` name where it has one)."""
+    name = f.metadata.get("flag") or f.name
     if cls is None:
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
         optional, sequence = False, False
     else:
-        kind, optional, sequence = field_kind(cls, name)
+        kind, optional, sequence = field_kind(cls, f.name)
     if value is None and optional:
         return None
     if not sequence:

@@ -68,7 +68,11 @@ def grokking_metrics(steps, train, test, threshold: float, relative: bool = Fals
     """Train/test threshold-crossing steps, their delay (test - train) and the test-loss bump height."""
     require(isinstance(threshold, (int, float, np.floating)) and not isinstance(threshold, bool)
             and np.isfinite(threshold) and threshold > 0, "threshold", f"must be a finite number > 0, got {threshold!r}")
-    train, test = np.asarray(train, float), np.asarray(test, float)
+    train, test, n = np.asarray(train, float), np.asarray(test, float), np.shape(steps)
+    require(len(n) == 1 and n[0] >= 1, "steps", f"must be a non-empty list of steps, got shape {n}")
+    for name, curve in (("train", train), ("test", test)):  # a curve of another length would be misread silently
+        require(curve.ndim >= 1 and curve.shape[-1] == n[0], name, f"must have one value per step ({n[0]}) on its "
+                f"last axis, got shape {curve.shape}")
     if relative:
         train = train / train[..., :1]
         test = test / test[..., :1]

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import grokjax as gj
@@ -235,3 +236,50 @@ def test_figure_from_refuses_unreadable_mismatched_or_sized(tmp_path, capsys, mo
         err = _run_cli([*argv, "--out", str(out)], tmp_path, capsys)
         assert f"'{field}'" in err, (argv, err)
         assert not out.exists()
+
+
+# Issue 24 review: bad inputs the issue does not name, one or more per class (empty paths, a field named by the
+# flag that set it, duplicates and ranges of the declared command options, shapes in analysis functions, ...)
+CMP = ["compare", "dmft", "--T", "5", "--S", "1000", "--D", "20"]
+REVIEW_CASES = [
+    (CMP + ["--out", ""], "out"), (CMP + ["--plot", " "], "plot"), (["figure", "fig1", "--out", ""], "out"),
+    (["figure", "fig1", "--from", ""], "from"), (["reproduce", "--out", ""], "out"),
+    (["compare", "dmft", "--T", "1000000000"], "T"),  # was named 'n_log', a field compare dmft does not have
+    (CMP + ["--dt", "1e308"], "dt"),  # was named 'eta0'
+    (CMP + ["--a", "0.01"], "D"),  # P = round(a D) = 0 training points
+    (CMP + ["--D", "20", "20"], "D"), (CMP + ["--D", "1000001"], "D"), (CMP + ["--seeds", "0"], "seeds"),
+    (CMP + ["--seeds", "0", "2147483648"], "seeds"), (CMP + ["--seed-batch", "0"], "seed_batch"),
+    (CMP + ["--dmft-seeds", "1", "1"], "dmft_seeds"), (CMP + ["--theory", "exact"], "theory"),
+    (CMP + ["--sim", "other"], "sim"), (CMP + ["--m0", "1", "2"], "m0"), (CMP + ["--eta", "-1"], "eta"),
+    (["figure", "fig1", "--size", "huge"], "size"), (["reproduce", "--size", "x"], "size"),
+    (["reproduce", "--only", ""], "only"), (["figure", "fig1", "--seeds", "1", "1"], "seeds"),
+]
+
+
+@pytest.mark.parametrize(("argv", "field"), REVIEW_CASES)
+def test_review_cases_refused(argv, field, tmp_path, capsys, monkeypatch):
+    import experiments.dmft_compare as dc
+    import grokjax._reproduce as rp
+    import grokjax.figures as figures
+
+    def computed(*args, **kwargs):
+        raise AssertionError("compute started")
+
+    for obj, attr in ((dc, "compare"), (figures, "make_figure"), (rp, "reproduce")):
+        monkeypatch.setattr(obj, attr, computed)
+    monkeypatch.chdir(tmp_path)
+    err = _run_cli(argv, tmp_path, capsys)
+    assert f"'{field}'" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    (lambda: gj.grokking_metrics([0, 1], [1.0, 0.0], [1.0], 0.5), "test"),
+    (lambda: gj.grokking_metrics([0, 1, 2], [1.0, 0.0], [1.0, 0.5, 0.1], 0.5), "train"),
+    (lambda: gj.grokking_metrics([], [], [], 0.5), "steps"),
+    (lambda: gj.PolyConfig(D=np.float64(4.0)), "D"), (lambda: gj.PolyConfig(alpha=complex(1, 0)), "alpha"),
+    (lambda: gj.LazyRichConfig(seed=(0, 0)), "seed"),
+])
+def test_review_api_cases_refused(call, field):
+    with pytest.raises(gj.ConfigError) as info:
+        call()
+    assert info.value.field == field, info.value

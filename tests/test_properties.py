@@ -93,6 +93,8 @@ def _bad_scalar(kind: str, meta) -> st.SearchStrategy:
         if choices:
             # strings that are neither an allowed value nor (open choices: optimizer) an optax optimizer name
             parts.append(text.map(lambda s: "zz" + s).filter(lambda s: s not in choices))
+        if meta.get("check") == "path":
+            parts.append(st.sampled_from(["", " ", "a\0b"]))  # no file or folder name
         return st.one_of(parts)
     parts = [text, st.booleans()]
     if kind == "int":
@@ -181,8 +183,9 @@ def test_constructor_refuses_generated_bad_value_naming_the_field(label, name, d
     value = data.draw(_strategy(label, name), label="value")
     with pytest.raises(gj.ConfigError) as err:
         CONFIGS[label](**{**BASE.get(label, {}), name: value})
-    assert err.value.field == name, (value, str(err.value))
-    assert f"'{name}'" in str(err.value)
+    named = {f.name: f for f in dataclasses.fields(CONFIGS[label])}[name].metadata.get("flag") or name
+    assert err.value.field == named, (value, str(err.value))  # the field, by its flag name where declared
+    assert f"'{named}'" in str(err.value)
 
 
 def test_grokjax_and_dmft_share_one_config_error():
@@ -363,7 +366,8 @@ def test_figure_and_reproduce_refuse_generated_bad_options(seeds, size, name):
 #: the command options with a value that is invalid on the command line (numbers, allowed values, names); path
 #: and switch options take any text (their checks: test_outputs, test_bad_input)
 OPTION_FIELDS = [(label, f.name) for label, cls in COMMAND_OPTIONS.items() for f in dataclasses.fields(cls)
-                 if field_kind(cls, f.name)[0] in ("int", "float") or f.metadata.get("choices")]
+                 if field_kind(cls, f.name)[0] in ("int", "float") or f.metadata.get("choices")
+                 or f.metadata.get("check") == "path"]
 OPTION_ARGV = {"compare dmft": ["compare", "dmft"], "figure": ["figure", "fig1"], "reproduce": ["reproduce"]}
 
 
@@ -385,13 +389,19 @@ def test_command_options_refuse_generated_bad_values(label, name, data):
     cls = COMMAND_OPTIONS[label]
     value = data.draw(_strategy(label, name), label="value")
     tokens = _to_cli(value)
-    choices = {f.name: f for f in dataclasses.fields(cls)}[name].metadata.get("choices") or ()
-    if not tokens or any(t in map(str, choices) for t in tokens):
+    meta = {f.name: f for f in dataclasses.fields(cls)}[name].metadata
+    choices = meta.get("choices") or ()
+    if meta.get("check") == "path":
+        tokens = [value] if isinstance(value, str) else [""]  # any other text is a valid path
+    elif not tokens or any(t in map(str, choices) for t in tokens):
         tokens = ["x"]  # no command-line spelling of this bad value: a word where a number or a choice goes
     flag = _flag(cls, name)
+    name = flag[2:].replace("-", "_")  # errors name a field by its declared flag (from_path: 'from')
     targets = [(dc, "compare"), (figures, "make_figure"), (rp, "reproduce")]
     with tempfile.TemporaryDirectory() as tmp, _no_compute(targets):
         out = ["--out", f"{tmp}/o.nc"] if label == "compare dmft" else ["--out", f"{tmp}/figs"]
+        if name in ("out", "from_path"):
+            out = ["--out", f"{tmp}/o.nc"] if name == "from_path" else []
         rc, err = _cli([*OPTION_ARGV[label], flag, *tokens, *out])
         assert rc == 2, (tokens, err)
         assert f"'{name}'" in err or flag in err, (tokens, err)
