@@ -93,6 +93,10 @@ class Model:
         rule returns one value per entry of ``values`` (shape ``(len(values),)``; e.g. the fraction of points
         whose error is below each of several thresholds) and the accuracy variables get a trailing dimension
         ``name`` with coordinate ``values``.
+      metrics: ``None``, or ``metrics(params) -> {name: scalar}``: extra metrics of the network's parameters
+        (the full pytree ``init`` returns, as trained so far), logged at every logged step like the layer's own.
+        A name the layer also logs (e.g. ``"weight_norm"``) replaces the layer's definition with the model's
+        (the variable's description then says so).
       name: a short name (dataset ``attrs["task"]``).
       description: one line describing the model and data (dataset ``attrs["model_description"]``).
     """
@@ -103,6 +107,7 @@ class Model:
     loss: Any = "mse"
     accuracy: Any = None
     accuracy_axis: Any = None
+    metrics: Any = None
     name: str = "model"
     description: str = ""
 
@@ -237,6 +242,7 @@ class _Checked(NamedTuple):
     loss: Callable
     accuracy: Callable | None
     description: str
+    metric_names: tuple = ()  # names returned by Model.metrics
 
 
 def _as_data(data) -> Data:
@@ -270,6 +276,8 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
     require(axis is None or (isinstance(axis, (tuple, list)) and len(axis) == 2 and isinstance(axis[0], str)
                              and axis[0].isidentifier() and len(axis[1]) >= 1), "accuracy_axis",
             f"must be None or (name, values) with a name and at least one value, got {axis!r}")
+    require(model.metrics is None or callable(model.metrics), "metrics",
+            f"must be None or a function metrics(params) -> {{name: scalar}}, got {model.metrics!r}")
     require(axis is None or callable(model.accuracy), "accuracy_axis", "needs an accuracy function returning one "
             "value per entry")
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
@@ -309,6 +317,17 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
         require(len(leaves) > 0, "init", f"init(key) returned no floating-point arrays to train (got "
                 f"{type(params).__name__})")
         n_params = int(sum(np.size(x) for x in leaves))
+        extra = {}
+        if model.metrics is not None:
+            try:
+                extra = model.metrics(params)
+            except Exception as exc:
+                raise ConfigError("metrics", f"metrics(params) raised {type(exc).__name__}: {exc}") from exc
+            require(isinstance(extra, Mapping) and all(isinstance(k, str) and k.isidentifier() for k in extra),
+                    "metrics", f"must return a dict of named scalars, returned {type(extra).__name__}")
+            for k, v in extra.items():
+                require(np.shape(v) == () and bool(np.isfinite(np.asarray(v))), "metrics",
+                        f"metrics(params)[{k!r}] must be a finite scalar at theta0, got shape {np.shape(v)}")
         for part, x in (("x_train", xtr), ("x_test", xte)):
             try:
                 out = model.apply(params, jnp.asarray(x))
@@ -354,7 +373,7 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
                     f"accuracy_axis is given), returned shape {value.shape}")
         description = model.description or (f"{getattr(model.apply, '__qualname__', 'apply')} on "
                                              f"{type(params).__name__} parameters")
-    return _Checked(Data(xtr, ytr, xte, yte), n_params, tuple(out_shape), loss_fn, acc_fn, description)
+    return _Checked(Data(xtr, ytr, xte, yte), n_params, tuple(out_shape), loss_fn, acc_fn, description, tuple(extra))
 
 
 # ------------------------------------------------------------------------------------------------- one run
@@ -490,6 +509,8 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
                 moved = jnp.sqrt(jnp.mean((lte - alpha * c_te) ** 2))
                 m.update(lin_deviation=gap, lin_distance=jnp.where(moved > 0, gap / jnp.where(moved > 0, moved, 1.0), 0.0))
             m.update(kernel_metrics(p))
+            if model.metrics is not None:
+                m.update(model.metrics(eqx.combine(p, static)))
             return m
 
         state = {part: (theta0, opt.init(theta0)) for part in parts}
@@ -547,7 +568,8 @@ def _fingerprint(model: Model, checked: _Checked, cfg: LazyRichConfig, axes, alp
              if f.name not in ("chunk_size", "checkpoint_dir")}
     digest.update(json.dumps({"config": shown, "axes": axes, "alpha": list(alphas), "seeds": list(seeds),
                               "model": [model.name, checked.description, str(model.loss), str(checked.out_shape),
-                                        checked.n_params, str(model.accuracy_axis)]}, sort_keys=True, default=str).encode())
+                                        checked.n_params, str(model.accuracy_axis),
+                                        getattr(model.metrics, "__qualname__", str(model.metrics))]}, sort_keys=True, default=str).encode())
     for a in checked.data:
         digest.update(np.ascontiguousarray(a).tobytes())
     return digest.hexdigest()[:16]
@@ -766,8 +788,12 @@ def _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall,
     fill = {"loss": _loss_words(model.loss), "predictor": _predictor_words(cfg),
             "accuracy": getattr(accuracy, "__qualname__", str(accuracy)), "lr_rule": lr_rule,
             "probe": f"the first {cfg.kernel_points} test points"}
+    own = set(checked.metric_names)
     for name in ds.variables:
         table = COORDINATES if name in ds.coords else VARIABLES
+        if name in own:
+            table = {name: (VARIABLES.get(name, (name.replace("_", " "),))[0], "1", "the model's own metric "
+                            f"({getattr(model.metrics, '__qualname__', 'metrics')}) of the network's parameters")}
         if axis is not None and name == axis[0]:
             table = {name: (name.replace("_", " "), "1", "entries of the accuracy rule's output (Model.accuracy_axis)")}
         ds[name].attrs.update(_attrs_for(str(name), table, fill))

@@ -3,6 +3,8 @@ alpha-scaled tanh MLP, AdamW at a learning rate not rescaled with alpha, the exa
 side, accuracy = per-point MSE below a threshold) run through grokjax.run_model gives the task's own numbers."""
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,3 +58,15 @@ def test_accuracy_axis_adds_a_labelled_dimension_and_a_wrong_length_is_refused()
     assert np.all(np.diff(acc, axis=-1) >= 0)  # a looser tolerance never counts fewer points
     with pytest.raises(gj.ConfigError, match="accuracy"):  # 2 values for a 3-entry axis: refused before compute
         gj.run_model(_vector_accuracy_model([0.01, 0.1]), gj.LazyRichConfig(steps=20, log_points=4))
+
+
+def test_model_metrics_hook_is_logged_and_can_replace_a_layer_metric():
+    model = _vector_accuracy_model([0.01, 0.1, 1.0])
+    hooked = dataclasses.replace(model, metrics=lambda p: {"weight_norm": jnp.sum(jnp.abs(p)), "first": p[0]})
+    ds = gj.run_model(hooked, gj.LazyRichConfig(steps=20, log_points=4))
+    plain = gj.run_model(model, gj.LazyRichConfig(steps=20, log_points=4))
+    assert ds["first"].dims == ("alpha", "seed", "step") and "model's own metric" in ds["weight_norm"].attrs["description"]
+    assert not np.allclose(ds["weight_norm"].values, plain["weight_norm"].values)  # the L1 norm, not the layer's L2
+    np.testing.assert_allclose(ds["train_loss"].values, plain["train_loss"].values)  # training itself unchanged
+    with pytest.raises(gj.ConfigError, match="metrics"):  # a non-scalar metric is refused before compute
+        gj.run_model(dataclasses.replace(model, metrics=lambda p: {"w": p}), gj.LazyRichConfig(steps=20, log_points=4))

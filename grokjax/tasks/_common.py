@@ -34,6 +34,11 @@ from grokjax._metrics import first_crossing
 
 
 # --------------------------------------------------------------------------------------------------- training
+#: run_model's divergence_bound for the tasks: a model stops only on a non-finite loss (no finite float32 loss
+#: exceeds it)
+NONFINITE_ONLY = float(np.finfo(np.float32).max)
+
+
 def train(step: Callable[[Any], tuple[Any, Any]], metrics: Callable[[Any], dict], state: Any, steps: np.ndarray,
           parts: tuple[str, ...] | None = None) -> dict:
     """One run on the core loop: ``loss, state = step(state)``, ``metrics(state)`` at every logged step.

@@ -13,7 +13,9 @@ biases, **un-centred**. The predictor is ``f = α^k h`` with ``k = alpha_power``
 
 Loss: ``mean over (examples × p outputs)`` of the squared error (``torch.nn.MSELoss``, no ½). Full-batch GD,
 lr ``lr0 / c²``. Logged: train/test MSE and argmax accuracy, the weight norm ``‖W1‖_F + ‖W2‖_F``, and per run
-``diverged_step`` (first non-finite loss, -1: none).
+``diverged_step`` (first non-finite loss, -1: none). The run goes through :func:`grokjax.run_model` (output
+scale ``c``, lr rule ``lr0 / c²``, ``weight_norm`` from the task's ``metrics`` hook), so the dataset also holds the
+layer's other metrics (``rel_change``; kernel-target alignment with ``kernel_points``).
 Result dims: ``(alpha, seed, step)``.
 """
 from __future__ import annotations
@@ -23,13 +25,10 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import xarray as xr
 
 from grokjax._config import param, validate_fields
-from grokjax._engines import optax_step
 from grokjax._errors import require
-from grokjax._schedule import log_steps
 from grokjax.tasks import _common as C
 
 
@@ -93,41 +92,35 @@ def hidden_out(params, x):
 
 
 def run(config: Config, quiet: bool = False) -> xr.Dataset:
-    """Train the α × seed sweep (vmapped, one jitted scan) and return the labelled learning curves."""
+    """Train the α × seed sweep through :func:`grokjax.run_model` (one compiled program) and return the labelled
+    learning curves; the task keeps only its model, data and presets."""
+    from grokjax._lazy_rich import Data, LazyRichConfig, Model, run_model
+
     config.validate()
     cfg = config
     p = cfg.p
     ab_tr, y_tr, ab_te, y_te = (jnp.asarray(v) for v in make_data(p, cfg.train_frac, cfg.split_seed))
-    Y_tr, Y_te = jax.nn.one_hot(y_tr, p), jax.nn.one_hot(y_te, p)
-    X_tr, X_te = one_hot_pairs(ab_tr, p), one_hot_pairs(ab_te, p)
-    steps = log_steps(cfg.steps, cfg.log_points)
     k = cfg.alpha_power
-
-    def one(alpha, key):
-        params0 = init_params(key, p, cfg.hidden)
-        c = alpha ** k
-        opt = optax.sgd(cfg.lr0 / c ** 2)
-        kernel = C.kernel_tracker(lambda params, x: c * hidden_out(params, x), params0, X_te, cfg.kernel_points)
-
-        def loss(params):
-            return jnp.mean((c * hidden_out(params, X_tr) - Y_tr) ** 2)
-
-        def metrics(state):
-            params = state[0]
-            ftr = c * hidden_out(params, X_tr)
-            fte = c * hidden_out(params, X_te)
-            return {
-                "train_loss": jnp.mean((ftr - Y_tr) ** 2), "test_loss": jnp.mean((fte - Y_te) ** 2),
-                "train_acc": C.accuracy(ftr, y_tr), "test_acc": C.accuracy(fte, y_te),
-                "weight_norm": jnp.linalg.norm(params["W1"]) + jnp.linalg.norm(params["W2"]),
-                **kernel(params),
-            }
-
-        return C.train(lambda state: optax_step(opt, loss, state), metrics, (params0, opt.init(params0)), steps)
-
-    ds = C.run_grid(one, {"alpha": cfg.alpha}, cfg.seed, steps)
+    model = Model(hidden_out, lambda key: init_params(key, p, cfg.hidden),
+                  Data(one_hot_pairs(ab_tr, p), jax.nn.one_hot(y_tr, p), one_hot_pairs(ab_te, p), jax.nn.one_hot(y_te, p)),
+                  loss="mse", accuracy="argmax", metrics=weight_norm, name="modular",
+                  description=f"modular addition mod {p}, quadratic MLP 2p-{cfg.hidden}-p (output multiplier alpha^{k})")
+    # the layer's output scale is the multiplier c = alpha^k, its lr rule lr0 / c^2; the coordinate is relabelled alpha
+    layer = LazyRichConfig(alpha=tuple(float(a) ** k for a in cfg.alpha), seed=tuple(cfg.seed), steps=cfg.steps,
+                           log_points=cfg.log_points, optimizer="sgd", lr=(cfg.lr0,), lr_rule="alpha^-2",
+                           centered=False, linearized=False, kernel_points=cfg.kernel_points,
+                           divergence_bound=C.NONFINITE_ONLY)
+    ds = run_model(model, layer)
+    ds = ds.assign_coords(alpha=np.asarray(cfg.alpha, float))
+    ds["alpha"].attrs.update(long_name="alpha", units="1", description=f"output multiplier c = alpha^{k} (run_model's "
+                             f"alpha): predictor f(x) = c h(x; theta) (not centred), GD learning rate lr0 / c^2")
     ds.attrs.update(task="modular", n_train=int(ab_tr.shape[0]), n_test=int(ab_te.shape[0]), summary=summarize(ds))
     return ds
+
+
+def weight_norm(params):
+    """The task's weight norm ``‖W1‖_F + ‖W2‖_F`` (the sum of the layers' norms, as the notebook logs it)."""
+    return {"weight_norm": jnp.linalg.norm(params["W1"]) + jnp.linalg.norm(params["W2"])}
 
 
 def summarize(ds: xr.Dataset, threshold: float = 0.9) -> str:

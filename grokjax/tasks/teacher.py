@@ -40,9 +40,6 @@ from grokjax._errors import require
 from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
-#: the guard stops a model only on a non-finite loss (no finite float32 loss exceeds this bound)
-DIVERGENCE_BOUND = float(np.finfo(np.float32).max)
-
 PRESETS: dict[str, dict] = {
     "omnigrok": dict(bias=True, init="torch", init_scale=2.0, lr=3e-4, weight_decay=0.05,
                      alpha=(0.1, 0.25, 0.5, 0.75, 1.0, 3.0), steps=10_000, track_linear=False),
@@ -138,7 +135,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     layer = LazyRichConfig(alpha=tuple(cfg.alpha), seed=tuple(cfg.seed), steps=cfg.steps, log_points=cfg.log_points,
                            optimizer="adamw", lr=(cfg.lr,), weight_decay=(cfg.weight_decay,), lr_rule="constant",
                            centered=False, linearized=bool(cfg.track_linear), kernel_points=cfg.kernel_points,
-                           divergence_bound=DIVERGENCE_BOUND)
+                           divergence_bound=C.NONFINITE_ONLY)
     ds = run_model(model, layer)
     ds.attrs.update(task="teacher", preset=cfg.preset)
     ds.attrs["summary"] = summarize(ds)
