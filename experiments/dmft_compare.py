@@ -54,45 +54,27 @@ class CompareOptions:
             raise ConfigError("seeds", f"need >= 2 simulation seeds for a standard error, got {list(self.seeds)}")
 
 
+#: compare dmft's flags that are dmft.ModelConfig / dmft.SolverConfig fields (flags generated from their
+#: declarations), and the defaults it gives them (shorter runs than the dataclasses')
+MODEL_FLAGS = ("N", "a", "alpha", "eps", "eta", "dt", "T", "rho", "c0", "c1", "c2", "sigma", "m0")
+SOLVER_FLAGS = ("S", "method", "responses", "window", "block", "noise", "jac_dtype", "chunk", "damping", "max_iter",
+                "memory_gb")
+COMPARE_DEFAULTS = {"T": 60, "S": 2000}
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="grokjax compare dmft", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = ModelConfig()
-    sd = SolverConfig()
-    model = ap.add_argument_group("model (spec dmft.md §0.1)")
-    helps = {"a": "P/D", "alpha": "output scale", "eps": "quadratic coefficient of phi(h) = h + eps h^2/2",
-             "dt": "GD step in DMFT time (one simulator step)", "rho": "|beta|^2/D",
-             "c0": "target y = c0 + c1 h* + c2 h*^2", "c1": "linear target coefficient (needs --sim side)",
-             "c2": "quadratic target coefficient", "sigma": "label noise on training labels (needs --sim side)"}
-    for name, text in helps.items():
-        model.add_argument(f"--{name}", type=float, default=getattr(d, name), help=f"{text} (default {getattr(d, name):g})")
-    model.add_argument("--eta", type=float, default=None, help="learning-rate scale eta (default N, as in the spec)")
-    model.add_argument("--N", type=int, default=d.N, help=f"hidden units (default {d.N})")
-    model.add_argument("--T", type=int, default=60, help="GD steps (default 60; t_max = T dt)")
-    model.add_argument("--m0", type=float, nargs="+", default=None,
-                       help="initial teacher overlaps W0 beta/D, N values (default linspace(1,-1,N)*0.2+0.05)")
+    model = ap.add_argument_group("model (spec dmft.md §0.1; dmft.ModelConfig fields)")
+    add_config_arguments(model, ModelConfig, config_file=False, only=MODEL_FLAGS, defaults=COMPARE_DEFAULTS)
     model.add_argument("--uncentered", action="store_true", help="plain predictor f(W_t) instead of f(W_t)-f(W_0)")
     add_config_arguments(ap, CompareOptions, config_file=False)  # simulation, seeds and output
-    th = ap.add_argument_group("DMFT solver")
-    th.add_argument("--S", type=int, default=2000, help="Monte-Carlo samples (default 2000)")
-    th.add_argument("--method", choices=("march", "picard"), default=sd.method,
-                    help="march: causal time marching (solver A); picard: damped fixed point (solver B)")
-    th.add_argument("--responses", choices=("blocked", "pathwise"), default=None,
-                    help="response estimator (default: blocked for march, pathwise for picard, the only one it has)")
-    th.add_argument("--window", type=int, default=sd.window, help=f"exact-lag window of 'blocked' (default {sd.window})")
-    th.add_argument("--block", type=int, default=sd.block,
-                    help="uniform block size of 'blocked' (default: blocks growing with time, 8 steps early, "
-                         "SolverConfig.block_edges)")
-    th.add_argument("--noise", choices=("conditional", "stored"), default=sd.noise,
-                    help=f"weight noise Xi^T g: its exact conditional law (no S x S matrix) or the spec's stored Xi "
-                         f"(default {sd.noise}; same law, different random numbers)")
-    th.add_argument("--jac-dtype", choices=("float32", "float64"), default=sd.jac_dtype,
-                    help=f"storage of per-sample tangents (default {sd.jac_dtype}; order parameters are float64)")
-    th.add_argument("--chunk", type=int, default=sd.chunk, help=f"samples per chunk of solver B (default {sd.chunk})")
-    th.add_argument("--damping", type=float, default=sd.damping, help=f"solver B damping in (0, 1] (default {sd.damping:g})")
-    th.add_argument("--max-iter", type=int, default=sd.max_iter, help=f"solver B sweeps (default {sd.max_iter})")
-    th.add_argument("--memory-gb", type=float, default=sd.memory_gb,
-                    help=f"refuse a run whose DMFT state or simulation batch needs more (default {sd.memory_gb:g})")
+    th = ap.add_argument_group("DMFT solver (dmft.SolverConfig fields)")
+    add_config_arguments(th, SolverConfig, config_file=False, only=SOLVER_FLAGS, defaults=COMPARE_DEFAULTS)
+    for action in th._group_actions:
+        if action.dest == "responses":  # its default follows --method
+            action.help = "response estimator; one of blocked, pathwise (default: blocked for march, pathwise for " \
+                          "picard, the only one it has)"
     return ap
 
 
@@ -104,16 +86,14 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
     """Build and validate the configs and run sizes; raises :class:`ConfigError` naming the field. ``args`` gets
     the checked :class:`CompareOptions` as ``args.options``."""
     options = args.options = config_from_arguments(CompareOptions, args)
-    p = ModelConfig(N=args.N, a=args.a, alpha=args.alpha, eps=args.eps, eta=args.eta, dt=args.dt, T=args.T,
-                    rho=args.rho, c0=args.c0, c1=args.c1, c2=args.c2, sigma=args.sigma,
-                    m0=tuple(args.m0) if args.m0 else None, centered=not args.uncentered)
+    given = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name, None) is not None}
+    p = ModelConfig(**{**given, "m0": tuple(given["m0"]) if "m0" in given else None}, centered=not args.uncentered)
     p.validate()
     if options.theory != "finite":
         p.validate(online=True)  # the online solution's memory too, before compute
-    sc = SolverConfig(S=args.S, seed=options.dmft_seeds[0], method=args.method,
-                      responses=args.responses or ("pathwise" if args.method == "picard" else "blocked"),
-                      window=args.window, block=args.block, noise=args.noise, jac_dtype=args.jac_dtype,
-                      chunk=args.chunk, damping=args.damping, max_iter=args.max_iter, memory_gb=args.memory_gb)
+    solver = {name: getattr(args, name) for name in SOLVER_FLAGS if getattr(args, name, None) is not None}
+    solver.setdefault("responses", "pathwise" if solver.get("method") == "picard" else "blocked")
+    sc = SolverConfig(**solver, seed=options.dmft_seeds[0])
     sc.validate()
     for D in options.D:  # both simulators train on P = round(a D) points
         if round(p.a * D) < 1:
@@ -134,7 +114,7 @@ def config_from_args(args) -> tuple[ModelConfig, SolverConfig]:
         raise ConfigError("S", f"the DMFT needs ~{state_gb(p, sc):.2f} GB of per-sample state, more than "
                                f"--memory-gb {sc.memory_gb:g}")
     batch = min(options.seed_batch, len(options.seeds))
-    sim_gb = max(options.D) ** 2 * args.a * 4 * batch * 3 / 1e9
+    sim_gb = max(options.D) ** 2 * p.a * 4 * batch * 3 / 1e9
     if sim_gb > sc.memory_gb:
         raise ConfigError("D", f"a batch of {batch} simulations at D={max(options.D)} "
                                f"needs ~{sim_gb:.2f} GB, more than --memory-gb {sc.memory_gb:g} (lower --seed-batch)")

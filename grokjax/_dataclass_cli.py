@@ -8,7 +8,7 @@ import math
 import re
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from grokjax._errors import ConfigError
 
@@ -47,8 +47,9 @@ def _source_comments(config_cls: type) -> dict[str, str]:
     return found
 
 
-def field_help(config_cls: type) -> dict[str, str]:
-    """Help text of every field: its description, allowed values and default."""
+def field_help(config_cls: type, defaults: Mapping[str, Any] = {}) -> dict[str, str]:
+    """Help text of every field: its description, allowed values and default (``defaults`` overrides a field's
+    own, for a command whose defaults differ)."""
     comments = _source_comments(config_cls)
     out = {}
     for field in dataclasses.fields(config_cls):
@@ -57,20 +58,23 @@ def field_help(config_cls: type) -> dict[str, str]:
         if choices:
             text += f"; one of {', '.join(map(str, choices))}"
         default = field.default if field.default is not dataclasses.MISSING else None
+        default = defaults.get(field.name, default)
         if isinstance(default, tuple):
             default = " ".join(map(str, default))
-        stated = field.metadata.get("positional") or "(default:" in text  # the help says it already
+        stated = field.metadata.get("positional") or "(default" in text  # the help says it already
         suffix = "" if stated else f" (default: {default})"
         out[field.name] = f"{text}{suffix}".replace("%", "%%")
     return out
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, config_file: bool = True) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, config_file: bool = True,
+                         only: Sequence[str] | None = None, defaults: Mapping[str, Any] = {}) -> None:
     """Add ``--<field>`` for every dataclass field (``--no-<field>`` for booleans; the declared ``flag`` name where
     it has one, a positional argument where declared ``positional``) and, with ``config_file``, ``--config FILE``.
-    List fields take space-separated values (``--alpha 0.5 1 2``)."""
+    List fields take space-separated values (``--alpha 0.5 1 2``). ``only``: these fields only; ``defaults``:
+    the command's own defaults where they differ from the fields' (shown in the help, set on the parser)."""
     hints = typing.get_type_hints(config_cls)
-    helps = field_help(config_cls)
+    helps = field_help(config_cls, defaults)
     # a negative number is a value, not a flag name: "--alpha -1e-3", "--eps -inf" reach the field's check
     # (argparse's own pattern only knows "-1" and "-.5")
     parser._negative_number_matcher = re.compile(
@@ -79,6 +83,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, c
         parser.add_argument("--config", type=Path, default=None,
                             help="JSON or TOML file with config fields; flags given on the command line override it")
     for field in dataclasses.fields(config_cls):
+        if only is not None and field.name not in only:
+            continue
         tp, is_seq = _base_type(hints[field.name])
         flag = "--" + (field.metadata.get("flag") or field.name).replace("_", "-")
         if field.metadata.get("positional"):
@@ -87,8 +93,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, c
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None,
                                 help=helps[field.name])
         else:
-            parser.add_argument(flag, dest=field.name, type=tp, nargs="+" if is_seq else None, default=None,
-                                metavar=field.name.upper(), help=helps[field.name])
+            parser.add_argument(flag, dest=field.name, type=tp, nargs="+" if is_seq else None,
+                                default=defaults.get(field.name), metavar=field.name.upper(), help=helps[field.name])
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
