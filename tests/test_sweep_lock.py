@@ -65,11 +65,11 @@ def _flags():
 
 
 def test_lock_is_held_for_the_whole_checkpoint_loop(tmp_path):
-    """A real sweep in another process: while it is between chunks (about 1.5 s each), a second sweep on its folder is refused."""
+    """A real sweep in another process: while it is between chunks (about 0.6 s each unloaded), a second sweep on its folder is refused."""
     ckpt = tmp_path / "ckpt"
     script = textwrap.dedent(f"""
         import grokjax as gj
-        base = gj.PolyConfig(D=6, N=8, P=12, P_test=20, steps=100000, n_log=4, n_align=10)
+        base = gj.PolyConfig(D=6, N=8, P=12, P_test=20, steps=40000, n_log=4, n_align=10)
         gj.run_sweep(base, {{"alpha": [1.0, 2.0, 3.0, 4.0]}}, chunk_size=1, checkpoint_dir={str(ckpt)!r})
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), stderr=subprocess.PIPE, text=True)
@@ -79,7 +79,7 @@ def test_lock_is_held_for_the_whole_checkpoint_loop(tmp_path):
             time.sleep(0.05)
         assert proc.poll() is None and len(list(ckpt.glob("chunk_*.npz"))) < 4, "first sweep ended too soon"
         with pytest.raises(ConcurrentWriteError) as err:
-            gj.run_sweep(gj.PolyConfig(**{**BASE, "steps": 100000}), {"alpha": [1.0, 2.0, 3.0, 4.0]},
+            gj.run_sweep(gj.PolyConfig(**{**BASE, "steps": 40000}), {"alpha": [1.0, 2.0, 3.0, 4.0]},
                          chunk_size=1, checkpoint_dir=ckpt)
         assert err.value.field == "checkpoint_dir"
     finally:
