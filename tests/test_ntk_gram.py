@@ -47,7 +47,8 @@ def data(x64):
     return committee, mlp, X1, X2
 
 
-@pytest.mark.parametrize("batch_size", [None, 1, 3])
+# None (one vmapped batch) and 3 (batched lax.map, with a remainder over X2's 4 points) are the routes; 1 -m slow
+@pytest.mark.parametrize("batch_size", [None, pytest.param(1, marks=pytest.mark.slow), 3])
 def test_scalar_output_equals_jacobian_contraction(data, batch_size):
     committee, _, X1, X2 = data
     f = _committee()
