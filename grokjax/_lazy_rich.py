@@ -261,7 +261,8 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
     naming the culprit: ``init`` (raises, or returns no floating-point arrays), ``data`` (not four arrays,
     mismatched lengths or shapes, non-finite), ``apply`` (raises, wrong output shape, non-finite at θ0),
     ``loss``, ``accuracy``, ``kernel_points`` / ``batch_size`` (larger than the data). Returns the data as arrays
-    and what was learned (number of parameters, output shape)."""
+    and what was learned (number of parameters, output shape). The user's functions are called compiled
+    (``eqx.filter_jit``: one compilation each instead of one per operation), as the run will call them."""
     import equinox as eqx
 
     config = config or LazyRichConfig()
@@ -310,7 +311,7 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
         require(ytr.shape[1:] == yte.shape[1:] and ytr.dtype.kind == yte.dtype.kind, "data",
                 f"y_train {ytr.shape[1:]} ({ytr.dtype}) and y_test {yte.shape[1:]} ({yte.dtype}) targets differ")
         try:
-            params = model.init(jax.random.PRNGKey(config.seed[0]))
+            params = eqx.filter_jit(model.init)(jax.random.PRNGKey(config.seed[0]))
         except Exception as exc:
             raise ConfigError("init", f"init(key) raised {type(exc).__name__}: {exc}") from exc
         leaves = jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_inexact_array))
@@ -320,7 +321,7 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
         extra = {}
         if model.metrics is not None:
             try:
-                extra = model.metrics(params)
+                extra = eqx.filter_jit(model.metrics)(params)
             except Exception as exc:
                 raise ConfigError("metrics", f"metrics(params) raised {type(exc).__name__}: {exc}") from exc
             require(isinstance(extra, Mapping) and all(isinstance(k, str) and k.isidentifier() for k in extra),
@@ -330,7 +331,7 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
                         f"metrics(params)[{k!r}] must be a finite scalar at theta0, got shape {np.shape(v)}")
         for part, x in (("x_train", xtr), ("x_test", xte)):
             try:
-                out = model.apply(params, jnp.asarray(x))
+                out = eqx.filter_jit(model.apply)(params, jnp.asarray(x))
             except Exception as exc:
                 raise ConfigError("apply", f"apply(params, {part}) raised {type(exc).__name__}: {exc}") from exc
             require(hasattr(out, "shape") and hasattr(out, "dtype"), "apply",
@@ -364,7 +365,7 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
             if fn is None:
                 continue
             try:
-                value = np.asarray(fn(outj, yj))
+                value = np.asarray(eqx.filter_jit(fn)(outj, yj))
             except Exception as exc:
                 raise ConfigError(name, f"{name}(outputs, y) raised {type(exc).__name__}: {exc}") from exc
             shape = (len(axis[1]),) if name == "accuracy" and axis is not None else ()
