@@ -89,6 +89,8 @@ class Model:
       accuracy: ``None`` (default: ``"argmax"`` for cross-entropy, none for MSE), ``"argmax"`` (argmax of the
         outputs equals the integer or one-hot label), ``"sign"`` (sign of a scalar output equals the sign of
         its target) or ``accuracy(outputs, y) -> scalar``.
+      name: a short name (dataset ``attrs["task"]``).
+      description: one line describing the model and data (dataset ``attrs["model_description"]``).
       accuracy_axis: ``None`` (the accuracy rule returns a scalar), or ``(name, values)``: the accuracy
         rule returns one value per entry of ``values`` (shape ``(len(values),)``; e.g. the fraction of points
         whose error is below each of several thresholds) and the accuracy variables get a trailing dimension
@@ -97,8 +99,6 @@ class Model:
         (the full pytree ``init`` returns, as trained so far), logged at every logged step like the layer's own.
         A name the layer also logs (e.g. ``"weight_norm"``) replaces the layer's definition with the model's
         (the variable's description then says so).
-      name: a short name (dataset ``attrs["task"]``).
-      description: one line describing the model and data (dataset ``attrs["model_description"]``).
     """
 
     apply: Callable
@@ -106,10 +106,10 @@ class Model:
     data: Any
     loss: Any = "mse"
     accuracy: Any = None
-    accuracy_axis: Any = None
-    metrics: Any = None
     name: str = "model"
     description: str = ""
+    accuracy_axis: Any = None
+    metrics: Any = None
 
 
 @dataclass(frozen=True)
