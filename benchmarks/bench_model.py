@@ -94,23 +94,30 @@ def python_loop(init, apply, data, alphas, seeds, steps, lr, log_at):
     return np.asarray(curves)
 
 
+def _sgd_scan(init, apply, Xtr, ytr, alpha, key, steps, lr):
+    """The hand-written baseline of one configuration: full-batch SGD at lr / alpha^2 on the centred MSE as one
+    lax.scan; returns (final params, h0, per-step losses)."""
+    opt = optax.sgd(lr / alpha ** 2)
+    p0 = init(key)
+    h0 = apply(p0, Xtr)
+
+    def body(carry, _):
+        p, o = carry
+        loss, g = jax.value_and_grad(lambda q: jnp.mean((alpha * (apply(q, Xtr) - h0) - ytr) ** 2))(p)
+        u, o = opt.update(g, o, p)
+        return (optax.apply_updates(p, u), o), loss
+
+    (p, _), losses = lax.scan(body, (p0, opt.init(p0)), None, length=steps)
+    return p, h0, losses
+
+
 def hand_scan(init, apply, data, alpha, seed, steps, lr):
     """A hand-written jit(scan) of the same SGD steps for one configuration (centred, lr / alpha^2)."""
     Xtr, ytr = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    opt = optax.sgd(lr / alpha ** 2)
 
     @jax.jit
     def train(key):
-        p0 = init(key)
-        h0 = apply(p0, Xtr)
-
-        def body(carry, _):
-            p, o = carry
-            loss, g = jax.value_and_grad(lambda q: jnp.mean((alpha * (apply(q, Xtr) - h0) - ytr) ** 2))(p)
-            u, o = opt.update(g, o, p)
-            return (optax.apply_updates(p, u), o), loss
-
-        (p, _), losses = lax.scan(body, (p0, opt.init(p0)), None, length=steps)
+        p, h0, losses = _sgd_scan(init, apply, Xtr, ytr, alpha, key, steps, lr)
         return losses, jnp.mean((alpha * (apply(p, Xtr) - h0) - ytr) ** 2)
 
     key = jax.random.PRNGKey(seed)
@@ -126,17 +133,7 @@ def hand_vmap_scan(init, apply, data, alphas, seeds, steps, lr):
     Xtr, ytr = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
 
     def train(alpha, key):
-        opt = optax.sgd(lr / alpha ** 2)
-        p0 = init(key)
-        h0 = apply(p0, Xtr)
-
-        def body(carry, _):
-            p, o = carry
-            loss, g = jax.value_and_grad(lambda q: jnp.mean((alpha * (apply(q, Xtr) - h0) - ytr) ** 2))(p)
-            u, o = opt.update(g, o, p)
-            return (optax.apply_updates(p, u), o), loss
-
-        return lax.scan(body, (p0, opt.init(p0)), None, length=steps)[1][-1]
+        return _sgd_scan(init, apply, Xtr, ytr, alpha, key, steps, lr)[2][-1]
 
     a = jnp.asarray([x for x in alphas for _ in seeds], jnp.float32)
     keys = jnp.stack([jax.random.PRNGKey(s) for _ in alphas for s in seeds])
