@@ -130,13 +130,15 @@ def test_run_poly_interrupted_then_resumed_equals_uninterrupted(tmp_path, sig, p
 def test_task_and_figure_interrupted_cleanly(tmp_path, sig, phase, command):
     if command == "task":
         args = [*MODULAR, "--steps", "200000", "--out", "m.nc"]
+    elif phase == "running":  # fig1 small trains for ~20 s (tiny finishes in ~3 s, racing the signal)
+        args = ["figure", "fig1", "--size", "small", "--out", "figs"]
     else:
         args = [*FIGURE, "--out", "figs"]
     proc = Proc(args, tmp_path, JAX_LOG_COMPILES="1" if phase == "compilation" else "0")
     if phase == "compilation":
         assert _phase_wait(proc, phase, tmp_path), proc.lines
     else:
-        time.sleep(20 if command == "task" else 8)
+        time.sleep(20 if command == "task" else 10)
     time.sleep(0.05)
     assert proc.proc.poll() is None, proc.lines  # still running when the signal comes
     rc, elapsed = proc.interrupt(sig)
