@@ -193,7 +193,8 @@ def linearize(apply: Callable, params0: Any) -> Callable:
     return apply_lin
 
 
-def _tree_norm(tree) -> jax.Array:
+def tree_norm(tree) -> jax.Array:
+    """Euclidean (Frobenius) norm of all leaves of a pytree together."""
     leaves = jax.tree_util.tree_leaves(tree)
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in leaves))
 
@@ -407,7 +408,7 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
 
         lr_eff = lr / alpha ** 2 if cfg.lr_rule == "alpha^-2" else lr
         opt = _optimizer(cfg.optimizer, lr_eff, hyper)
-        norm0 = _tree_norm(theta0)
+        norm0 = tree_norm(theta0)
         h0_tr, lin_tr = jax.linearize(lambda p: h(p, Xtr), theta0)
         h0_te, lin_te = jax.linearize(lambda p: h(p, Xte), theta0)
         c_tr = 0.0 if cfg.centered else h0_tr  # predictor = alpha * (h - h0) + alpha * c
@@ -497,7 +498,7 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
             p = state["net"][0]
             ftr, fte = full_net_tr(p), full_net_te(p)
             m = {"train_loss": loss_fn(ftr, Ytr), "test_loss": loss_fn(fte, Yte),
-                 "weight_norm": _tree_norm(p), "rel_change": _tree_norm(sub0(p)) / norm0}
+                 "weight_norm": tree_norm(p), "rel_change": tree_norm(sub0(p)) / norm0}
             if acc_fn is not None:
                 m.update(train_acc=acc_fn(ftr, Ytr), test_acc=acc_fn(fte, Yte))
             if cfg.linearized:
@@ -634,7 +635,7 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
       :data:`VARIABLES` (each carries ``long_name``/``units``/``description``); ``attrs`` state the model
       description, loss, predictor convention, learning-rate rule, optimizer and the fixed hyperparameters.
     """
-    from grokjax._sweep import memory_limit_bytes
+    from grokjax._memory import memory_limit_bytes
 
     cfg = LazyRichConfig() if config is None else config
     require(isinstance(cfg, LazyRichConfig), "config", f"must be a LazyRichConfig, got {type(cfg).__name__}")

@@ -29,6 +29,7 @@ from grokjax._config import SWEEPABLE, PolyConfig, check_seeds, choose_engine, i
 from grokjax import _interrupt
 from grokjax._checkpoint import check_manifest, load_chunk, rows_of, save_chunk
 from grokjax._errors import ConfigError, require
+from grokjax._memory import memory_limit_bytes
 from grokjax._simulate import METRICS, as_traced, compiled_simulate, logged_steps, simulate
 from grokjax.store import atomic_write_bytes, check_writable, config_to_json, folder_lock
 
@@ -76,13 +77,6 @@ def bytes_per_config(cfg: PolyConfig) -> int:
     work = 3 * P * D + 2 * min(cfg.n_align, Pt) ** 2 + (2 * P * P + Pt * P if cfg.kernel_regression else 0)
     metrics = len(METRICS) * len(logged_steps(cfg))
     return int(item * (data + state + work + metrics) * 1.5)
-
-
-def memory_limit_bytes() -> int:
-    """Usable memory of one local device (the shared estimate, :func:`grokjax._memory.memory_limit_bytes`)."""
-    from grokjax._memory import memory_limit_bytes as limit
-
-    return limit()
 
 
 def _fingerprint(base: PolyConfig, points, seeds) -> str:

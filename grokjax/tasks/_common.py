@@ -29,6 +29,7 @@ import xarray as xr
 from grokjax._errors import require
 from grokjax._kernels import kernel_movement, ntk_gram
 from grokjax._lazy_rich import linearize as _public_linearize
+from grokjax._lazy_rich import tree_norm  # noqa: F401  (the tasks' ||theta||: one implementation, the layer's)
 from grokjax._loop import run_logged
 from grokjax._metrics import first_crossing
 
@@ -86,12 +87,6 @@ def run_grid(one: Callable[..., dict], axes: dict[str, Any], seeds, steps: np.nd
 
 def tree_sub(a: Any, b: Any) -> Any:
     return jax.tree_util.tree_map(lambda x, y: x - y, a, b)
-
-
-def tree_norm(tree: Any) -> jax.Array:
-    """Euclidean (Frobenius) norm of all leaves of a pytree together."""
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in leaves))
 
 
 def linearize(fn: Callable[..., Any], params0: Any) -> Callable[..., Any]:
