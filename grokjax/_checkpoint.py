@@ -16,14 +16,14 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from grokjax._errors import CheckpointWarning, ConfigError
 from grokjax.store import atomic_write_bytes
 
-__all__ = ["check_manifest", "content_hash", "load_chunk", "rows_of", "save_chunk"]
+__all__ = ["check_manifest", "content_hash", "load_chunk", "rows_of", "run_chunks", "save_chunk"]
 
 
 def _is_int(value) -> bool:
@@ -143,3 +143,90 @@ def check_manifest(ckpt: Path, fingerprint: str, chunk: int, chunk_size: int | N
     if old.get("format") != FORMAT:
         write(chunk)
     return chunk
+
+
+def run_chunks(compute: Callable[[np.ndarray], Mapping[str, np.ndarray]], columns: Mapping[str, np.ndarray],
+               chunk: int, *, checkpoint_dir: Path | None = None, fingerprint: str = "",
+               chunk_size: int | None = None, max_chunk: int | None = None, n_dev: int = 1,
+               expected: Sequence[str] = (), on_reused: Callable[[int], None] | None = None,
+               ) -> tuple[dict[str, np.ndarray], int, int]:
+    """The one chunk loop of every chunked, resumable run (:func:`grokjax.run_sweep`, :func:`grokjax.run_model`).
+
+    The flat configuration axis (``len`` of every array in ``columns``: the per-configuration inputs) is split into
+    chunks of ``chunk`` rows; ``compute(idx)`` returns ``{name: array (chunk, ...)}`` for the configurations
+    ``idx`` (the last chunk is padded by wrapping, so one compilation serves all chunks). With ``checkpoint_dir``:
+    the folder is locked (:func:`grokjax.store.folder_lock`; each process of a multi-host run holds its own lock
+    file), its manifest checked (:func:`check_manifest`, which may adopt the folder's chunk size when
+    ``chunk_size`` is None), a chunk already written for this ``fingerprint`` and these configurations is reused
+    (``on_reused(rows)`` is called), and each new chunk is written atomically as soon as it is done (plus a line
+    in ``computed.log``): a killed run resumes. Under ``jax.distributed`` each process computes the chunks
+    ``i % process_count == process_index`` and the parts are exchanged with JAX's collectives.
+
+    Returns ``(flat results with the padding dropped, chunk size used, number of chunks)``.
+    """
+    import contextlib
+    import os
+    import time
+
+    import jax
+
+    from grokjax import _interrupt
+    from grokjax.store import folder_lock
+
+    total = len(next(iter(columns.values())))
+    ckpt = None if checkpoint_dir is None else Path(checkpoint_dir)
+    process_index, process_count = jax.process_index(), jax.process_count()
+    lock = contextlib.nullcontext() if ckpt is None else folder_lock(
+        ckpt, "checkpoint_dir", name=".lock" if process_index == 0 else f".lock.p{process_index}")
+    results: dict[int, dict[str, np.ndarray]] = {}
+    with lock:
+        if ckpt is not None:
+            chunk = check_manifest(ckpt, fingerprint, chunk, chunk_size, total,
+                                   chunk if max_chunk is None else max_chunk, n_dev)
+        n_chunks = -(-total // chunk)
+        if ckpt is not None:
+            _interrupt.checkpoint_started(ckpt, n_chunks)
+        for i in range(process_index, n_chunks, process_count):
+            lo, hi = i * chunk, min(total, (i + 1) * chunk)
+            path = None if ckpt is None else ckpt / f"chunk_{i:05d}.npz"
+            if path is not None and (path.exists() or path.is_symlink()):
+                part = load_chunk(path, fingerprint, i, lo, hi, rows_of(columns, lo, hi), expected=expected)
+                if part is not None:
+                    results[i] = part
+                    _interrupt.chunk_saved()
+                    if on_reused is not None:
+                        on_reused(hi - lo)
+                    continue
+            out = jax.device_get(compute(np.arange(lo, lo + chunk) % total))
+            results[i] = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
+            if path is not None:
+                save_chunk(path, results[i], fingerprint, i, lo, hi, rows_of(columns, lo, hi), columns=list(columns))
+                _interrupt.chunk_saved()
+                with open(ckpt / "computed.log", "a") as log:  # audit trail: which chunks were computed, when
+                    log.write(f"{i} {time.time():.3f} pid={os.getpid()}\n")
+    if process_count > 1:
+        if not results:  # more processes than chunks: this one computes chunk 0 only for the shapes it sends
+            results_shape = jax.device_get(compute(np.arange(chunk) % total))
+            results = _gather_chunks({-1: {k: np.asarray(v)[: min(chunk, total)] for k, v in results_shape.items()}},
+                                     n_chunks)
+            results.pop(-1)
+        else:
+            results = _gather_chunks(results, n_chunks)
+    flat = {k: np.concatenate([results[i][k] for i in range(n_chunks)]) for k in results[0]}
+    return flat, chunk, n_chunks
+
+
+def _gather_chunks(results: dict[int, dict[str, np.ndarray]], n_chunks: int) -> dict[int, dict[str, np.ndarray]]:
+    """Exchange finished chunks between processes with JAX collectives (no home-made networking): chunk ``i`` is
+    computed by process ``i % process_count``; every process contributes a same-shaped copy, the owner's is kept."""
+    import jax
+    from jax.experimental import multihost_utils
+
+    template = next(iter(results.values()))
+    out = dict(results)
+    for i in range(n_chunks):
+        owner = i % jax.process_count()
+        local = results.get(i, {k: np.zeros_like(v) for k, v in template.items()})
+        gathered = multihost_utils.process_allgather({k: local[k] for k in sorted(local)})
+        out[i] = {k: np.asarray(v)[owner] for k, v in gathered.items()}
+    return out

@@ -11,11 +11,9 @@ exchanged with JAX's own collectives.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
-import os
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -26,12 +24,11 @@ import numpy as np
 import xarray as xr
 
 from grokjax._config import SWEEPABLE, PolyConfig, check_seeds, choose_engine, is_int, step_cost
-from grokjax import _interrupt
-from grokjax._checkpoint import check_manifest, load_chunk, rows_of, save_chunk
+from grokjax._checkpoint import run_chunks
 from grokjax._errors import ConfigError, require
 from grokjax._memory import memory_limit_bytes
 from grokjax._simulate import METRICS, as_traced, compiled_simulate, logged_steps, simulate
-from grokjax.store import atomic_write_bytes, check_writable, config_to_json, folder_lock
+from grokjax.store import check_writable, config_to_json
 
 SCALAR_OUTPUTS = ("kr_test_loss", "diverged_step", "lazy_diverged_step")
 
@@ -133,7 +130,6 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
     fit = max(1, limit // per_config)
     chunk = min(total, fit * n_dev, chunk_size or total)
     chunk = max(n_dev, -(-chunk // n_dev) * n_dev) if n_dev > 1 else chunk
-    n_chunks = -(-total // chunk)
 
     mesh = None
     if n_dev > 1:
@@ -149,93 +145,47 @@ def run_sweep(base: PolyConfig, sweep: Mapping[str, Sequence[float]] | None = No
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt is not None:
         check_writable(ckpt, "checkpoint_dir", directory=True)
-    process_index, process_count = jax.process_index(), jax.process_count()
-    # the checkpoint folder is locked for the whole checkpoint/resume loop: a second sweep on the same folder
-    # is refused at once (ConcurrentWriteError on checkpoint_dir) instead of racing this one. The processes of
-    # one multi-host sweep each hold their own lock file (process 0 the folder's ``.lock``).
-    lock = contextlib.nullcontext() if ckpt is None else folder_lock(
-        ckpt, "checkpoint_dir", name=".lock" if process_index == 0 else f".lock.p{process_index}")
-    with lock:
-        fingerprint = _fingerprint(base, points, seeds)
-        if ckpt is not None:
-            chunk = check_manifest(ckpt, fingerprint, chunk, chunk_size, total, fit * n_dev, n_dev)
-            n_chunks = -(-total // chunk)
-            _interrupt.checkpoint_started(ckpt, n_chunks)
+    bar = None
+    if not quiet:
+        from tqdm.auto import tqdm
 
-        mine = [i for i in range(n_chunks) if i % process_count == process_index]
+        bar = tqdm(total=total * base.steps, unit="step", unit_scale=True,
+                   desc=f"{total} configs ({choose_engine(base)} engine)")
+    state = {"last": 0}
 
-        bar = None
-        if not quiet:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total * base.steps, unit="step", unit_scale=True,
-                       desc=f"{total} configs ({choose_engine(base)} engine)")
-
-        state = {"last": 0}
-
-        def progress(step):
-            if bar is not None:
-                step = int(step)
-                bar.update((step - state["last"]) * state["width"])
-                state["last"] = step
-
-        run = _compiled(mesh, progress if bar is not None else None)
-        static = base.replace(seed=0)  # seeds enter as keys
-        results: dict[int, dict[str, np.ndarray]] = {}
-        started = time.perf_counter()
-        for i in mine:
-            path = ckpt / f"chunk_{i:05d}.npz" if ckpt is not None else None
-            lo, hi = i * chunk, min(total, (i + 1) * chunk)
-            if path is not None and (path.exists() or path.is_symlink()):
-                part = load_chunk(path, fingerprint, i, lo, hi, rows_of(columns, lo, hi),
-                                  expected=(*METRICS, *SCALAR_OUTPUTS))
-                if part is not None:
-                    results[i] = part
-                    _interrupt.chunk_saved()
-                    if bar is not None:
-                        bar.update((hi - lo) * base.steps)
-                    continue
-            idx = np.arange(lo, lo + chunk) % total  # pad the last chunk by wrapping (no recompilation)
-            with jax.enable_x64(base.dtype == "float64"):
-                configs = as_traced(static, {f: flat_scalars[idx, j] for j, f in enumerate(SWEEPABLE)})
-                keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(flat_seeds[idx]))
-                state.update(last=0, width=hi - lo)
-                out = jax.device_get(run(configs, keys))
-            part = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
-            results[i] = part
-            if path is not None:
-                save_chunk(path, part, fingerprint, i, lo, hi, rows_of(columns, lo, hi), columns=list(columns))
-                _interrupt.chunk_saved()
-                with open(ckpt / "computed.log", "a") as log:  # audit trail: which chunks were computed, when
-                    log.write(f"{i} {time.time():.3f} pid={os.getpid()}\n")
+    def progress(step):
         if bar is not None:
-            bar.close()
-        elapsed = time.perf_counter() - started
+            step = int(step)
+            bar.update((step - state["last"]) * state["width"])
+            state["last"] = step
 
-    if process_count > 1:
-        results = _gather_chunks(results, n_chunks)
-    flat = {k: np.concatenate([results[i][k] for i in range(n_chunks)]) for k in results[0]}
+    run = _compiled(mesh, progress if bar is not None else None)
+    static = base.replace(seed=0)  # seeds enter as keys
+
+    def compute(idx):
+        with jax.enable_x64(base.dtype == "float64"):
+            configs = as_traced(static, {f: flat_scalars[idx, j] for j, f in enumerate(SWEEPABLE)})
+            keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(flat_seeds[idx]))
+            state.update(last=0, width=min(len(idx), total - int(idx[0])))  # real rows (no padding)
+            return run(configs, keys)
+
+    # the one chunk loop (grokjax._checkpoint.run_chunks): lock, manifest, resume, atomic chunks, multi-host split
+    fingerprint = _fingerprint(base, points, seeds)
+    started = time.perf_counter()
+    flat, chunk, n_chunks = run_chunks(
+        compute, columns, chunk, checkpoint_dir=ckpt, fingerprint=fingerprint, chunk_size=chunk_size,
+        max_chunk=fit * n_dev, n_dev=n_dev, expected=(*METRICS, *SCALAR_OUTPUTS),
+        on_reused=None if bar is None else (lambda rows: bar.update(rows * base.steps)))
+    elapsed = time.perf_counter() - started
+    if bar is not None:
+        bar.close()
+    process_count = jax.process_count()
     ds = _to_dataset(base, sweep, mode, points, seeds, flat)
     ds.attrs.update(engine=choose_engine(base), cost_per_step_weights=step_cost(base)["weights"],
                     cost_per_step_reduced=step_cost(base)["reduced"], n_chunks=n_chunks, chunk_size=chunk,
                     devices=n_dev, processes=process_count, wall_seconds=elapsed, sweep_fingerprint=fingerprint,
                     n_diverged=int(np.sum(flat["diverged_step"] >= 0)))
     return ds
-
-
-def _gather_chunks(results: dict[int, dict[str, np.ndarray]], n_chunks: int) -> dict[int, dict[str, np.ndarray]]:
-    """Exchange finished chunks between processes with JAX collectives (no home-made networking)."""
-    from jax.experimental import multihost_utils
-
-    template = next(iter(results.values()))
-    out = dict(results)
-    for i in range(n_chunks):
-        owner = i % jax.process_count()
-        local = results.get(i, {k: np.zeros_like(v) for k, v in template.items()})
-        # every process contributes its copy; the owner's copy is the true one
-        gathered = multihost_utils.process_allgather({k: local[k] for k in sorted(local)})
-        out[i] = {k: np.asarray(v)[owner] for k, v in gathered.items()}
-    return out
 
 
 def _to_dataset(base, sweep, mode, points, seeds, flat) -> xr.Dataset:
