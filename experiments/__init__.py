@@ -6,7 +6,8 @@ Protocol (run -> dataset -> judge -> plot). A module ``experiments/fig_<somethin
 * ``FIGURES``: a dict mapping figure names (as typed after ``grokjax figure``) to one-line descriptions;
 * ``run(name, size, quiet=False) -> xarray.Dataset``: computes the experiment at ``size`` ("tiny" = tests,
   "small" = minutes on 2 CPU cores, "paper" = the paper's setting). Everything ``judge`` and ``plot`` need is in
-  the dataset (variables, coords, and JSON-able ``attrs``; put the run's config in ``attrs["config"]``);
+  the dataset (variables, coords, and JSON-able ``attrs``; attach the run's config with
+  ``grokjax.store.attach_config``, read it with ``grokjax.store.run_config``: the one schema of grokjax/store.py);
 * ``judge(name, ds) -> grokjax.figures.ClaimCheck``: the paper's claim and whether ``ds`` shows it, reading only
   ``ds`` (no compute);
 * ``plot(name, ds) -> matplotlib.figure.Figure``: the figure, reading only ``ds``.

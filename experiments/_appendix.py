@@ -23,20 +23,17 @@ import json
 import numpy as np
 
 from experiments._figure import drop_index
-from grokjax.store import config_to_json
+from grokjax.store import attach_config, config_to_json
 
 REGIMES = ("immediate", "grokking", "never")
 
 
-def study_dataset(ds, size, config=None, **attrs):
-    """``ds`` with what judge and plot read besides the curves: the run's config (JSON-able, ``attrs["config"]``),
-    ``size`` and the extra attributes."""
-    config = json.loads(config_to_json(config)) if config is not None else {}
+def study_dataset(ds, size, config, **attrs):
+    """``ds`` with what judge and plot read besides the curves: the run's config (:func:`grokjax.store.attach_config`;
+    read it with ``grokjax.store.run_config(ds)``), ``size`` and the extra attributes (made JSON-able)."""
     ds.attrs.update({k: v if isinstance(v, (str, int, float)) else json.loads(config_to_json(v))
                      for k, v in attrs.items()})
-    ds.attrs.update(config=config, size=size)
-    if "convention" in config:
-        ds.attrs.setdefault("data_convention", str(config["convention"]))
+    attach_config(ds, config).attrs["size"] = size
     return ds
 
 

@@ -28,6 +28,7 @@ import xarray as xr
 from experiments._figure import SIZES, ClaimCheck
 from experiments._plotting import colors, mean_band, plt, step_axis
 from grokjax import ConfigError, first_crossing
+from grokjax.store import attach_config
 
 ABSENT_RATIO = 1.5
 PRESENT_RATIO = 2.0
@@ -171,9 +172,10 @@ def task_protocol(figures: dict, configs: dict, notes: dict, functions: dict):
     ``notes[name]`` (what ``small`` changes), ``functions[name] = (judge(ds), plot(ds))``."""
 
     def run(name: str, size: str, quiet: bool = False, seeds: list[int] | None = None) -> xr.Dataset:
-        """Run the task(s) of figure ``name`` at ``size``; one dataset (the runs merged) with the figure's config
-        (``attrs["config"]``: task -> resolved config), ``size``, ``size_note`` and the wall time. ``seeds``
-        replaces the init seeds of every config (curves and verdicts are seed means)."""
+        """Run the task(s) of figure ``name`` at ``size``; one dataset (the runs merged) with the figure's configs
+        (:func:`grokjax.store.attach_config`: run key -> resolved config, read with ``run_config(ds, key)``),
+        ``size``, ``size_note`` and the wall time. ``seeds`` replaces the init seeds of every config (curves and
+        verdicts are seed means)."""
         if name not in figures:
             raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(figures)})")
         if size not in SIZES:
@@ -196,8 +198,8 @@ def task_protocol(figures: dict, configs: dict, notes: dict, functions: dict):
         if "modular" in runs:
             runs["modular"].attrs["p"] = configs_["modular"].p
         ds = merge(runs).copy()
-        config = {k: dataclasses.asdict(getattr(c, "resolved", lambda: c)()) for k, c in configs_.items()}
-        ds.attrs.update(figure=name, size=size, size_note=note, wall_seconds_total=wall, config=config,
+        attach_config(ds, {k: getattr(c, "resolved", lambda: c)() for k, c in configs_.items()})
+        ds.attrs.update(figure=name, size=size, size_note=note, wall_seconds_total=wall,
                         summaries="\n".join(str(r.attrs.get("summary", "")) for r in runs.values()))
         if not quiet:
             for r in runs.values():

@@ -13,6 +13,7 @@ from experiments._appendix import classify, study_dataset
 from experiments._figure import ClaimCheck, protocol
 from experiments._plotting import colors, loss_curves, new_figure
 from grokjax import PolyConfig, Scalars, first_below, logged_steps, make_data, run_sweep, simulate_weights
+from grokjax.store import run_config
 
 FIGURES = {
     "app14": "weight decay: shorter delay with more decay, larger alpha restores it, t_generalise ~ 1/wd",
@@ -149,7 +150,7 @@ def _momentum_results(ds):
 
 
 def _plot_app15a(name, ds):
-    cfg = ds.attrs["config"]
+    cfg = run_config(ds)
     steps = ds["step"].values
     fig, axes = new_figure(2, 4.6, 3.6)
     for ax, mu in zip(axes, (float(m) for m in ds["momentum"].values)):

@@ -16,6 +16,7 @@ from experiments._figure import ClaimCheck, protocol
 from experiments._plotting import colors, loss_curves, new_figure
 from grokjax import (PolyConfig, PolyData, Scalars, first_below, first_crossing, init_params, labelled_data, log_steps,
                      logged_steps, make_data, simulate_from, simulate_weights)
+from grokjax.store import run_config
 
 FIGURES = {
     "app16": "harder targets: multi-index sum_j 1/2 (beta_j.x)^2 and a degree-3 Hermite target",
@@ -88,7 +89,7 @@ def _run_app16(name, size, quiet):
 
 
 def _plot_app16(name, ds):
-    cfg = ds.attrs["config"]
+    cfg = run_config(ds)
     he = ds.attrs["hermite"]
     he = json.loads(he) if isinstance(he, str) else he
     rs = [int(r) for r in ds["r"].values]

@@ -228,9 +228,9 @@ def main(argv: list[str]) -> int:
             print(agreement_table(stats))
             print(agreement_verdict(stats)[1])
             if o.out:
+                run = dict(D=list(o.D), seeds=list(o.seeds), dmft_seeds=list(o.dmft_seeds), sim=o.sim)
                 path = save_dataset(to_dataset(p, th, sims), o.out, overwrite=o.overwrite,
-                                    config=dict(model=p, solver=sc, D=list(o.D), seeds=list(o.seeds),
-                                                dmft_seeds=list(o.dmft_seeds), sim=o.sim))
+                                    config=dict(model=p, solver=sc, run=run))
                 print(f"wrote {path}")
     except InputError as exc:
         print(f"grokjax: error: {exc}", file=sys.stderr)

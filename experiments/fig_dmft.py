@@ -19,7 +19,6 @@ One module (just over 400 lines) because the three figures share the parameter s
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import warnings
 
@@ -28,6 +27,7 @@ import numpy as np
 from dmft import (ModelConfig, SolverConfig, agreement, first_order_gap, ntk_alignment, seed_arrays, sim_curves,
                   solve_dmft, solve_seeds)
 from experiments import ClaimCheck
+from grokjax.store import attach_config
 
 FIGURES = {
     "fig4": "DMFT vs simulation through grokking: train/test loss and train-test gap (5 parameter sets)",
@@ -61,18 +61,12 @@ def _solver(S, seed=0):
     return SolverConfig(S=S, seed=seed)
 
 
-def _config_attrs(**kw) -> str:
-    def enc(v):
-        if dataclasses.is_dataclass(v):
-            return {k: enc(x) for k, x in dataclasses.asdict(v).items()}
-        if isinstance(v, dict):
-            return {str(k): enc(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [enc(x) for x in v]
-        if isinstance(v, (np.floating, np.integer)):
-            return v.item()
-        return v
-    return json.dumps(enc(kw))
+def _dataset(data, coords, attrs, **configs):
+    """The figure's dataset: ``attrs`` and its configs (name -> ``dmft`` dataclass or dict of run parameters),
+    attached by :func:`grokjax.store.attach_config` (read with ``grokjax.store.run_config(ds, name)``)."""
+    import xarray as xr
+
+    return attach_config(xr.Dataset(data, coords=coords, attrs=attrs), configs)
 
 
 def _var(dims, values, long_name, description, units="1"):
@@ -81,8 +75,6 @@ def _var(dims, values, long_name, description, units="1"):
 
 # ------------------------------------------------------------------------------------------------ fig4
 def _run_fig4(size, quiet):
-    import xarray as xr
-
     from experiments._dmft_sim import simulate_side
 
     T, D, n_seeds, S, n_dmft = SIZE_PARAMS[size]
@@ -119,9 +111,8 @@ def _run_fig4(size, quiet):
         data[param] = _var(("set",), [getattr(out[n][0], param) for n in names], param,
                            f"model parameter {param} of each set (dmft.ModelConfig)")
     coords = {"set": names, "t": np.arange(T + 1) * SETS["A"].dt, "step": ("t", np.arange(T + 1))}
-    cfg = _config_attrs(sets={n: out[n][0] for n in names}, D=D, seeds=n_seeds, S=S, dmft_seeds=n_dmft, size=size,
-                        solver=_solver(S))
-    return xr.Dataset(data, coords=coords, attrs={"D": int(D), "size": size, "config": cfg})
+    return _dataset(data, coords, {"D": int(D), "size": size}, **{f"set_{n}": out[n][0] for n in names},
+                    solver=_solver(S), run=dict(D=D, seeds=n_seeds, S=S, dmft_seeds=n_dmft, size=size))
 
 
 def _agreement(ds, set_name):
@@ -218,8 +209,6 @@ def feature_alignment(m, Q, Qt0, Q0, m0, rho=1.0):
 
 
 def _run_fig4b(size, quiet):
-    import xarray as xr
-
     T, S, n_dmft = SIZE_4B[size]
     base = dataclasses.replace(SETS["A"], T=T)
     train, test, align, ntk_align = [], [], [], []
@@ -246,8 +235,7 @@ def _run_fig4b(size, quiet):
                               "sqrt(D) x population CKA of the current NTK with the target (dmft.ntk_alignment)"),
     }
     coords = {"eps": list(EPS_4B), "t": np.arange(T + 1) * base.dt, "step": ("t", np.arange(T + 1))}
-    cfg = _config_attrs(base=base, S=S, dmft_seeds=n_dmft, solver=_solver(S))
-    return xr.Dataset(data, coords=coords, attrs={"size": size, "config": cfg})
+    return _dataset(data, coords, {"size": size}, base=base, solver=_solver(S), run=dict(S=S, dmft_seeds=n_dmft))
 
 
 def _dip(curve):
@@ -320,8 +308,6 @@ def _delay(t, train, test):
 
 
 def _run_delay(size, quiet):
-    import xarray as xr
-
     from experiments._dmft_sim import simulate_side
 
     T, dt, D, n_seeds, S = SIZE_DELAY[size]
@@ -349,8 +335,8 @@ def _run_delay(size, quiet):
         "sim_test": _var(dims, sm_test, "simulated test loss", "seed mean of finite-D GD population test MSE"),
     }
     coords = {"alpha": list(alphas), "a": list(As), "t": np.arange(T + 1) * dt, "step": ("t", np.arange(T + 1))}
-    cfg = _config_attrs(N=4, eps=0.5, eta=4.0, dt=dt, T=T, D=D, seeds=n_seeds, S=S, solver=_solver(S))
-    return xr.Dataset(data, coords=coords, attrs={"size": size, "D": int(D), "config": cfg})
+    return _dataset(data, coords, {"size": size, "D": int(D)}, solver=_solver(S),
+                    run=dict(N=4, eps=0.5, eta=4.0, dt=dt, T=T, D=D, seeds=n_seeds, S=S))
 
 
 def _delays(ds):

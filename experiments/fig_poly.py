@@ -5,14 +5,13 @@ ratios (P/D, N/D) at a smaller D so that it runs in minutes on 2 CPU cores; ``ti
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from experiments._figure import ClaimCheck, drop_index, seed_mean
 from experiments._plotting import (cell_edges, colors, loss_curves, mean_band, new_figure, step_axis,
                                  train_test_keys)
 from grokjax import PolyConfig, grokking_metrics, run_sweep
+from grokjax.store import attach_config, run_config
 
 FIGURES = {
     "fig1": "polynomial grokking: network vs exact lazy model vs kernel regression; alignment, weight norm",
@@ -40,8 +39,9 @@ _PHASE = {
 
 
 def _with_config(ds, cfg, size, **attrs):
-    """``ds`` with the run's config (``attrs["config"]``), data convention and size, for judge and plot."""
-    ds.attrs.update(config=dataclasses.asdict(cfg), data_convention=str(cfg.convention), size=size, **attrs)
+    """``ds`` with the run's config (:func:`grokjax.store.attach_config`; read with ``run_config(ds)``), data
+    convention and size, for judge and plot."""
+    attach_config(ds, cfg).attrs.update(size=size, **attrs)
     return ds
 
 
@@ -70,7 +70,7 @@ def _fig1_marks(ds):
 
 
 def _plot_fig1(name, ds):
-    cfg = ds.attrs["config"]
+    cfg = run_config(ds)
     steps = ds["step"].values
     fig, (ax, ax2, ax3) = new_figure(3, 4.6, 3.6, layout="constrained")
     loss_curves(ax, steps, ds["train_loss"], ds["test_loss"], color="C0", label="network")

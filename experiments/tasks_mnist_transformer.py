@@ -14,6 +14,7 @@ from experiments._figure import ClaimCheck
 from experiments._plotting import network_vs_linearised, plt
 from experiments._task_figures import (PRESENT_RATIO, curve_panel, delay_ratio, first_at_least, first_at_most,
                                        sweep_times, sweep_verdict, task_protocol)
+from grokjax.store import run_config
 
 FIGURES = {
     "fig5a": "MNIST MLP: alpha sweep at large init beside Omnigrok's init-scale sweep (omnigrok preset)",
@@ -116,9 +117,9 @@ def _judge_fig5b(ds):
 def _fig5a_sweeps(ds):
     """The two MNIST sweeps of the merged fig5a dataset: alpha at the large init scale, and the init-scale sweep
     at alpha = 1 (joined with the alpha = 1 run of the first sweep, when it has one)."""
-    cfg = ds.attrs["config"]
-    da = ds.sel(alpha=list(cfg["alpha_sweep"]["alpha"]), init_scale=list(cfg["alpha_sweep"]["init_scale"]))
-    dsig = ds.sel(alpha=list(cfg["init_sweep"]["alpha"]), init_scale=list(cfg["init_sweep"]["init_scale"]))
+    alpha_sweep, init_sweep = run_config(ds, "alpha_sweep"), run_config(ds, "init_sweep")
+    da = ds.sel(alpha=list(alpha_sweep["alpha"]), init_scale=list(alpha_sweep["init_scale"]))
+    dsig = ds.sel(alpha=list(init_sweep["alpha"]), init_scale=list(init_sweep["init_scale"]))
     both = dsig.combine_first(da.sel(alpha=[1.0]) if 1.0 in da["alpha"].values else dsig)
     return da, both
 

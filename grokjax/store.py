@@ -1,9 +1,28 @@
 """Labelled result datasets: one ``xarray.Dataset`` per sweep, saved atomically as netCDF (HDF5).
 
-Every saved dataset carries, as attributes, the full configuration (JSON), the conventions, the engine, the
-package versions and the device it ran on, and every variable its ``long_name``, ``units`` and ``description``
-(:mod:`grokjax._metadata`), so a result file explains itself. Files are written to a temporary name in the same
-folder and moved into place with ``os.replace`` (atomic on POSIX): a killed run never leaves a half file.
+Every saved dataset carries, as attributes, the run configuration (JSON, one schema below), the conventions, the
+engine, the package versions, the git commit and the device it ran on, and every variable its ``long_name``,
+``units`` and ``description`` (:mod:`grokjax._metadata`), so a result file explains itself. Files are written to a
+temporary name in the same folder and moved into place with ``os.replace`` (atomic on POSIX): a killed run never
+leaves a half file.
+
+Dataset attributes (layout version :data:`METADATA_SCHEMA`, stored as the integer ``ds.attrs["metadata_schema"]``;
+:func:`check_dataset_schema` checks a saved file against it):
+
+* ``config``: the run configuration, written only by this module (:func:`save_dataset` ``config=``, or
+  :func:`attach_config` on an in-memory dataset that judge code reads before it is saved). One schema: the JSON
+  of ``{"schema": 1, "configs": {NAME: {"type": TYPE, "fields": {...}}}}``, where one dataclass is stored under
+  the name ``"run"``, a mapping ``NAME -> dataclass or dict`` under its names (a figure with several runs, e.g.
+  ``{"modular": ModularConfig(...), "mnist": MnistConfig(...)}``); ``TYPE`` is ``"module.Class"`` for a
+  dataclass, ``"dict"`` for a mapping; ``fields`` are its fields, JSON-able (nested dataclasses as dicts, tuples
+  and arrays as lists, paths as strings). :func:`load_dataset` returns it parsed (a dict); read it with
+  :func:`run_config`.
+* ``metadata_schema`` (int), ``conventions``, ``engine``, ``data_convention`` (where the config has one);
+* provenance (:func:`provenance`): ``version_grokjax`` and the other packages' ``version_*``, ``python``,
+  ``platform``, ``device``, and ``git_commit`` (full hash of the git checkout the grokjax package was imported
+  from) with ``git_dirty`` (``"true"``/``"false"``: tracked files modified), both ``"unknown"`` when grokjax is
+  not imported from a git checkout (an installed wheel) or git does not answer within 5 s;
+* whatever the writer adds (``figure``, ``task``, ``size``, ...); dicts, lists and booleans as JSON strings.
 
 Safe writes: an existing output is refused unless ``overwrite=True``; :func:`check_writable` finds a path that
 cannot be written before any compute; an exclusive file lock (``filelock``) next to the output
@@ -17,7 +36,9 @@ import dataclasses
 import json
 import os
 import platform
+import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,10 +46,15 @@ import numpy as np
 import xarray as xr
 
 from grokjax._errors import ConfigError
-from grokjax._metadata import annotate
+from grokjax._metadata import ATTRS, annotate
 
 __all__ = ["save_dataset", "load_dataset", "provenance", "config_to_json", "atomic_write_bytes", "check_writable",
-           "output_lock", "folder_lock", "ConcurrentWriteError"]
+           "output_lock", "folder_lock", "ConcurrentWriteError", "METADATA_SCHEMA", "attach_config", "run_config",
+           "check_dataset_schema", "git_provenance"]
+
+#: Version of the dataset attribute layout (module docstring); saved as ``ds.attrs["metadata_schema"]`` and as
+#: ``"schema"`` inside ``ds.attrs["config"]``. Raise it when the layout changes.
+METADATA_SCHEMA = 1
 
 
 class ConcurrentWriteError(ConfigError):
@@ -153,8 +179,100 @@ def config_to_json(config: Any) -> str:
     return json.dumps(_jsonable(config), sort_keys=True)
 
 
+def _config_record(config: Any) -> dict:
+    """``config`` (one dataclass, or a mapping name -> dataclass / dict) as the one schema of ``attrs["config"]``
+    (module docstring); :class:`ConfigError` on ``config`` for anything else."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = {"run": config}
+    if not isinstance(config, Mapping) or not config:
+        raise ConfigError("config", f"must be a dataclass config or a non-empty mapping name -> config, not "
+                          f"{type(config).__name__}")
+    configs = {}
+    for name, value in config.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError("config", f"config names must be non-empty strings, not {name!r}")
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            kind = f"{type(value).__module__}.{type(value).__qualname__}"
+        elif isinstance(value, Mapping):
+            kind = "dict"
+        else:
+            raise ConfigError("config", f"config {name!r} must be a dataclass or a mapping field -> value, not "
+                              f"{type(value).__name__} (one plain dict config is passed as {{'run': {{...}}}})")
+        configs[name] = {"type": kind, "fields": json.loads(config_to_json(value))}
+    return {"schema": METADATA_SCHEMA, "configs": configs}
+
+
+def _parsed_record(value: Any) -> dict | None:
+    """The config record ``value`` (dict or its JSON) if it follows the current schema, else ``None``."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not (isinstance(value, dict) and value.get("schema") == METADATA_SCHEMA
+            and isinstance(value.get("configs"), dict) and value["configs"]):
+        return None
+    ok = all(isinstance(c, dict) and isinstance(c.get("type"), str) and isinstance(c.get("fields"), dict)
+             for c in value["configs"].values())
+    return value if ok else None
+
+
+def attach_config(ds: xr.Dataset, config: Any) -> xr.Dataset:
+    """Set ``ds.attrs["config"]`` (in place; ``ds`` returned) to ``config`` in the one schema (module docstring):
+    one dataclass (stored as ``"run"``) or a mapping name -> dataclass / dict. For datasets whose judge code
+    reads the config before :func:`save_dataset` writes them; a lone config's ``convention`` field also sets
+    ``data_convention`` (unless set). :class:`ConfigError` on ``config`` for anything else."""
+    record = _config_record(config)
+    ds.attrs["config"] = record
+    configs = list(record["configs"].values())
+    if len(configs) == 1 and configs[0]["fields"].get("convention") is not None:
+        ds.attrs.setdefault("data_convention", str(configs[0]["fields"]["convention"]))
+    return ds
+
+
+def run_config(ds: xr.Dataset, name: str | None = None) -> dict:
+    """The fields of configuration ``name`` of ``ds`` (saved or :func:`attach_config`-ed), a dict; ``name=None``:
+    the dataset's only configuration (``"run"`` for one dataclass). :class:`ConfigError` on ``config`` when the
+    dataset has none, one of an older layout, several and no ``name``, or no configuration ``name``."""
+    if "config" not in ds.attrs:
+        raise ConfigError("config", "the dataset records no run configuration")
+    record = _parsed_record(ds.attrs["config"])
+    if record is None:
+        raise ConfigError("config", f"the dataset's config is not of the current schema {METADATA_SCHEMA} "
+                          "(grokjax/store.py); regenerate the dataset")
+    configs = record["configs"]
+    if name is None:
+        if len(configs) != 1:
+            raise ConfigError("config", f"the dataset holds configurations {', '.join(configs)}; name one")
+        return next(iter(configs.values()))["fields"]
+    if name not in configs:
+        raise ConfigError("config", f"no configuration {name!r} (the dataset holds {', '.join(configs)})")
+    return configs[name]["fields"]
+
+
+def git_provenance() -> dict[str, str]:
+    """``git_commit`` (full hash of ``HEAD``) and ``git_dirty`` (``"true"`` when tracked files are modified,
+    ``git status --porcelain -uno``) of the git checkout the grokjax package is imported from; both ``"unknown"``
+    when the package is not a tracked file of a checkout (an installed wheel), git is missing, or a git call
+    fails or takes over 5 s. Never raises."""
+    package = Path(__file__).resolve().parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}  # the package's own repository
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True, timeout=5,
+                              check=True, env=env).stdout.strip()
+
+    try:
+        git("ls-files", "--error-unmatch", Path(__file__).name)  # a tracked checkout, not a wheel inside one
+        commit = git("rev-parse", "HEAD")
+        dirty = "true" if git("status", "--porcelain", "-uno") else "false"
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    return {"git_commit": commit, "git_dirty": dirty}
+
+
 def provenance() -> dict[str, str]:
-    """Package versions and the device this process computes on."""
+    """Package versions, the git commit (:func:`git_provenance`) and the device this process computes on."""
     import jax
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
@@ -170,6 +288,7 @@ def provenance() -> dict[str, str]:
         out["version_grokjax"] = version("grokjax")
     except Exception:  # pragma: no cover - not installed
         out["version_grokjax"] = "source"
+    out.update(git_provenance())
     devices = jax.devices()
     out["device"] = f"{len(devices)}x {devices[0].device_kind} ({devices[0].platform})"
     return out
@@ -236,19 +355,25 @@ def save_dataset(ds: xr.Dataset, path: str | Path, config: Any = None, *, overwr
                  **extra_attrs: Any) -> Path:
     """Save ``ds`` atomically to ``path`` (netCDF via :func:`netcdf_engine`) with config and provenance attributes.
 
-    Every variable gets long_name / units / description (:func:`grokjax._metadata.annotate`); ``ds.attrs``
-    gets ``conventions``, ``engine``, versions and device. An existing ``path`` is refused
-    (:class:`ConfigError` on field ``out``) unless ``overwrite``; a concurrent writer of the same path is
-    refused (:class:`ConcurrentWriteError`).
+    ``config``: one dataclass or a mapping name -> dataclass / dict, stored as ``attrs["config"]`` in the one
+    schema (module docstring; it replaces a config :func:`attach_config` set); without it, a config already
+    attached is kept, and a ``ds.attrs["config"]`` of another shape is refused (:class:`ConfigError` on
+    ``config``). Every variable gets long_name / units / description (:func:`grokjax._metadata.annotate`);
+    ``ds.attrs`` gets ``metadata_schema``, ``conventions``, ``engine``, versions, git commit and device
+    (:func:`provenance`), then ``extra_attrs``. An existing ``path`` is refused (:class:`ConfigError` on field
+    ``out``) unless ``overwrite``; a concurrent writer of the same path is refused (:class:`ConcurrentWriteError`).
     """
     path = check_writable(path, "out", overwrite=overwrite)
     ds = annotate(ds, task=extra_attrs.get("task"), figure=extra_attrs.get("figure"))
-    attrs = dict(ds.attrs)
     if config is not None:
-        attrs["config"] = config_to_json(config)
-        convention = getattr(config, "convention", None)
-        if convention is not None:
-            attrs.setdefault("data_convention", str(convention))
+        attach_config(ds, config)
+    elif "config" in ds.attrs:
+        if _parsed_record(ds.attrs["config"]) is None:
+            raise ConfigError("config", "ds.attrs['config'] is not of the current schema; pass the config to "
+                              "save_dataset(config=...) or grokjax.store.attach_config")
+        ds.attrs["config"] = _parsed_record(ds.attrs["config"])
+    attrs = dict(ds.attrs)
+    attrs["metadata_schema"] = METADATA_SCHEMA
     attrs["engine"] = _engine(ds, config)
     attrs.update(provenance())
     for key, value in extra_attrs.items():
@@ -269,9 +394,42 @@ def _read_engine(path: str | Path) -> str:
 
 
 def load_dataset(path: str | Path) -> xr.Dataset:
-    """Load a dataset written by :func:`save_dataset` fully into memory; ``ds.attrs['config']`` is a dict."""
+    """Load a dataset written by :func:`save_dataset` fully into memory; ``ds.attrs['config']`` is parsed (a dict;
+    read it with :func:`run_config`)."""
     with xr.open_dataset(path, engine=_read_engine(path)) as handle:
         ds = handle.load()
     if isinstance(ds.attrs.get("config"), str):
         ds.attrs["config"] = json.loads(ds.attrs["config"])
     return ds
+
+
+def check_dataset_schema(path: str | Path | xr.Dataset) -> list[str]:
+    """What a saved dataset (a path, or one already loaded) lacks of the current layout (module docstring): one
+    line per problem, ``[]`` when it has it all. Checked: readable; ``metadata_schema`` equal to
+    :data:`METADATA_SCHEMA`; ``attrs["config"]`` in the one schema; ``conventions``, ``engine``,
+    ``version_grokjax``, ``git_commit`` and ``git_dirty`` present; long_name, units and description on every
+    variable and coordinate."""
+    if isinstance(path, xr.Dataset):
+        ds = path
+    else:
+        try:
+            ds = load_dataset(path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a problem to report
+            return [f"unreadable ({type(exc).__name__}: {exc})"]
+    problems = []
+    schema = ds.attrs.get("metadata_schema")
+    if schema is None or int(schema) != METADATA_SCHEMA:
+        problems.append(f"metadata_schema is {schema!r}, not {METADATA_SCHEMA}")
+    if "config" not in ds.attrs:
+        problems.append("no config attribute")
+    elif _parsed_record(ds.attrs["config"]) is None:
+        problems.append(f"config is not of schema {METADATA_SCHEMA} ({{'schema', 'configs': {{name: {{'type', "
+                        "'fields'}}}}})")
+    for key in ("conventions", "engine", "version_grokjax", "git_commit", "git_dirty"):
+        if not ds.attrs.get(key):
+            problems.append(f"no {key} attribute")
+    for name, var in ds.variables.items():
+        missing = [key for key in ATTRS if not var.attrs.get(key)]
+        if missing:
+            problems.append(f"variable {name} lacks {', '.join(missing)}")
+    return problems

@@ -37,7 +37,5 @@ def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_p
 def test_task_figure_with_seeds_runs_those_seeds(tmp_path, capsys):
     ds, report, _ = _figure(tmp_path, capsys, "fig2", "--seeds", "1", "2")
     assert list(ds["seed"].values) == [1, 2] and report
-    import json
-    config = ds.attrs["config"]
-    config = json.loads(config) if isinstance(config, str) else config
-    assert config["modular"]["seed"] == [1, 2]
+    from grokjax.store import run_config
+    assert run_config(ds, "modular")["seed"] == [1, 2]

@@ -128,9 +128,9 @@ def test_datasets_round_trip_with_either_netcdf_backend(tmp_path, monkeypatch, e
     ds = xr.Dataset({"train_loss": (("alpha", "step"), np.arange(6.0).reshape(2, 3))},
                     coords={"alpha": [0.5, 1.0], "step": np.array([0, 10, 100], np.int64)},
                     attrs={"note": "αβ ‖K‖"})
-    path = store.save_dataset(ds, tmp_path / "d.nc", config={"alpha": [0.5, 1.0]}, task="unit")
+    path = store.save_dataset(ds, tmp_path / "d.nc", config={"run": {"alpha": [0.5, 1.0]}}, task="unit")
     assert path.read_bytes()[:3] == (b"CDF" if engine == "scipy" else b"\x89HD")
     back = store.load_dataset(path)
     np.testing.assert_array_equal(back["train_loss"].values, ds["train_loss"].values)
     np.testing.assert_array_equal(back["step"].values, [0, 10, 100])
-    assert back.attrs["note"] == "αβ ‖K‖" and back.attrs["config"] == {"alpha": [0.5, 1.0]}
+    assert back.attrs["note"] == "αβ ‖K‖" and store.run_config(back) == {"alpha": [0.5, 1.0]}

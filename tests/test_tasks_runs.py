@@ -138,7 +138,7 @@ def test_figure_tiny_writes_outputs(tmp_path):
     check, _ = make_figure("fig2", "tiny", tmp_path, quiet=True)
     assert (tmp_path / "fig2.png").stat().st_size > 0 and (tmp_path / "fig2.pdf").exists()
     ds = load_dataset(tmp_path / "data" / "fig2.nc")
-    assert ds.attrs["figure"] == "fig2" and "modular" in ds.attrs["config"]
+    assert ds.attrs["figure"] == "fig2" and "modular" in ds.attrs["config"]["configs"]
     assert isinstance(check.holds, bool) and "weight_norm_final" in check.numbers
     assert check.numbers["weight_norm_final"] > check.numbers["weight_norm_init"]
 
