@@ -37,7 +37,7 @@ import xarray as xr
 
 from grokjax._config import param
 from grokjax._errors import require
-from grokjax.store import config_to_json
+from grokjax.store import attach_config
 from grokjax.tasks import _common as C
 
 PRESETS: dict[str, dict] = {
@@ -139,7 +139,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     ds = run_model(model, layer)
     ds.attrs.update(task="teacher", preset=cfg.preset)
     ds.attrs["summary"] = summarize(ds)
-    ds.attrs["resolved_config"] = config_to_json(cfg)
+    attach_config(ds, cfg)  # the resolved config (presets applied), in the store's one schema
     return ds
 
 
