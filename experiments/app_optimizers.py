@@ -149,6 +149,18 @@ def _momentum_results(ds):
     return res
 
 
+def _judge_app15a(name, ds):
+    res = _momentum_results(ds)
+    m = res[0.95]
+    holds = bool(m["bump"] > 1.0 and m["final"] < 0.1 and m["lazy_final"] > 0.5 and m["regime"] == "grokking")
+    numbers = {("GD" if mu == 0 else f"momentum {mu}"): {k: (round(v, 4) if isinstance(v, float) else v)
+                                                         for k, v in r.items()} for mu, r in res.items()}
+    return ClaimCheck("app15a", "with momentum 0.95 the same lazy->rich pattern appears: the test loss rises while "
+                      "the network tracks its linearisation, then falls (grokking)", holds, numbers,
+                      "losses relative to the initial test loss; judged on momentum 0.95: bump > 1, final < 0.1, "
+                      "lazy model final > 0.5, regime grokking (module docstring); GD shown for comparison")
+
+
 def _plot_app15a(name, ds):
     cfg = run_config(ds)
     steps = ds["step"].values
@@ -162,18 +174,6 @@ def _plot_app15a(name, ds):
         ax.set_title(f"{'GD' if mu == 0 else f'momentum {mu}'}: D={cfg['D']}, N={cfg['N']}, P={cfg['P']}", fontsize=9)
     axes[0].legend(fontsize=7)
     return fig
-
-
-def _judge_app15a(name, ds):
-    res = _momentum_results(ds)
-    m = res[0.95]
-    holds = bool(m["bump"] > 1.0 and m["final"] < 0.1 and m["lazy_final"] > 0.5 and m["regime"] == "grokking")
-    numbers = {("GD" if mu == 0 else f"momentum {mu}"): {k: (round(v, 4) if isinstance(v, float) else v)
-                                                         for k, v in r.items()} for mu, r in res.items()}
-    return ClaimCheck("app15a", "with momentum 0.95 the same lazy->rich pattern appears: the test loss rises while "
-                      "the network tracks its linearisation, then falls (grokking)", holds, numbers,
-                      "losses relative to the initial test loss; judged on momentum 0.95: bump > 1, final < 0.1, "
-                      "lazy model final > 0.5, regime grokking (module docstring); GD shown for comparison")
 
 
 # ------------------------------------------------------------------------------ protocol

@@ -29,12 +29,6 @@ from dmft import (ModelConfig, SolverConfig, agreement, first_order_gap, ntk_ali
 from experiments import ClaimCheck
 from grokjax.store import attach_config
 
-FIGURES = {
-    "fig4": "DMFT vs simulation through grokking: train/test loss and train-test gap (5 parameter sets)",
-    "fig4b": "DMFT epsilon variation: small epsilon trains more slowly; does its NTK alignment dip, then rise?",
-    "dmft-delay": "DMFT map of the grokking delay over alpha x P/D against simulated delays",
-}
-
 # A: the spec's validated set (test bump, late drop); B: a = 4 memorises more (large bump); C: alpha = 1, less lazy;
 # D: a = 16, alpha = 1.5: close to the online limit, its test loss falls below 20 % of its initial value;
 # E: N = 6 (eta = N, the spec's default), a = 12, eps = 0.35: a clear bump (~4 % at t ~ 2) and a late drop below 20 %.
@@ -55,6 +49,12 @@ CLAIM4 = ("finite-P/D DMFT reproduces GD's train and test loss and their gap thr
           "(inside a simultaneous 95 % band over t and |DMFT - sim| <= 0.01 at every t), which the online theory "
           "misses; one set has "
           "a test-loss bump and a late drop below 20% of its initial value")
+
+FIGURES = {
+    "fig4": "DMFT vs simulation through grokking: train/test loss and train-test gap (5 parameter sets)",
+    "fig4b": "DMFT epsilon variation: small epsilon trains more slowly; does its NTK alignment dip, then rise?",
+    "dmft-delay": "DMFT map of the grokking delay over alpha x P/D against simulated delays",
+}
 
 
 def _solver(S, seed=0):
