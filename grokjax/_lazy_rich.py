@@ -17,7 +17,18 @@ Conventions (stated once; they are also written into every dataset's ``attrs``):
   ``jax.jvp``; no Jacobian is formed), α-scaled and centred like the network, trained side by side from the same
   θ0 by the same optimizer (``lin_*`` variables).
 * **Learning rate.** ``lr_rule="alpha^-2"`` (default, as the paper): the optimizer's learning rate is
-  ``lr / α²``, which keeps the function-space speed of gradient descent independent of α; ``"constant"``: ``lr``.
+  ``lr / α²``, which keeps the function-space speed of gradient descent independent of α; ``"alpha^-p"``:
+  ``lr / α^lr_power``; ``"constant"``: ``lr``. With ``warmup_steps = W > 0`` the rate at optimizer step
+  ``t = 0, 1, ...`` is multiplied by ``min((t + 1) / W, 1)`` (linear warm-up).
+* **Minibatches** (``batch_size > 0``): ``batch_order="random"`` draws ``batch_size`` indices uniformly (with
+  replacement) at each step from the seed's key; ``"cycle"`` takes step ``t``'s batch as the ``batch_size``
+  consecutive entries from position ``(t · batch_size) mod n_train`` of ``[π, π]``, with ``π`` one fixed
+  shuffle of the training set, ``jax.random.permutation(PRNGKey(data_seed + 1), n_train)`` (every seed sees the
+  same batches).
+* **Model hyperparameters** (``Model.init_axes = {name: values}``): ``init(key, name=value)`` is called with each
+  value (a traced scalar), vmapped; each name is a dimension right after ``alpha``.
+* **θ0** of every (init_axes values, seed) combination is computed once, by :func:`check_model`'s compiled
+  check, and fed to the training program (``init`` is compiled once per run, not twice).
 * **Loss.** ``"mse"``: mean over every output entry of ``(f − y)²`` (no ½); ``"cross_entropy"``: mean softmax
   cross-entropy of the predictor's outputs as logits (labels: integers ``(n,)`` or one-hot ``(n, k)``); or a
   callable ``loss(outputs, y) -> scalar``.
@@ -57,7 +68,8 @@ __all__ = ["Data", "Model", "LazyRichConfig", "run_model", "check_model", "linea
            "grokking_delays", "VARIABLES", "LR_RULES"]
 
 LOSSES = ("mse", "cross_entropy")
-LR_RULES = ("alpha^-2", "constant")
+LR_RULES = ("alpha^-2", "alpha^-p", "constant")
+BATCH_ORDERS = ("random", "cycle")
 #: optimizer hyperparameters the CLI exposes (Python: sweep any keyword of the optax optimizer)
 CLI_HYPERPARAMETERS = ("weight_decay", "momentum")
 
@@ -99,6 +111,11 @@ class Model:
         (the full pytree ``init`` returns, as trained so far), logged at every logged step like the layer's own.
         A name the layer also logs (e.g. ``"weight_norm"``) replaces the layer's definition with the model's
         (the variable's description then says so).
+      init_axes: ``None``, or model hyperparameters to sweep, ``{name: [values]}``: ``init`` is then called as
+        ``init(key, **{name: value})`` (each value a traced scalar of the run's dtype; e.g. an initial scale
+        ``sigma`` multiplying every parameter), every combination vmapped in the same compiled program as α and
+        the seeds. Each name becomes a dimension of the dataset right after ``alpha`` (in the given order, kept
+        even with a single value), coordinate = the values.
     """
 
     apply: Callable
@@ -110,6 +127,7 @@ class Model:
     description: str = ""
     accuracy_axis: Any = None
     metrics: Any = None
+    init_axes: Any = None
 
 
 @dataclass(frozen=True)
@@ -125,12 +143,20 @@ class LazyRichConfig:
     optimizer: str = param("sgd", "any optax optimizer taking learning_rate (sgd, adam, adamw, ...)")
     lr: tuple[float, ...] = param((0.1,), "base learning rate(s), swept; the optimizer gets lr_rule(lr, alpha)",
                                   check=">0")
-    lr_rule: str = param("alpha^-2", "alpha^-2: learning rate lr/alpha^2 (paper); constant: lr", choices=LR_RULES)
+    lr_rule: str = param("alpha^-2", "alpha^-2: learning rate lr/alpha^2 (paper); alpha^-p: lr/alpha^lr_power; "
+                         "constant: lr", choices=LR_RULES)
+    lr_power: float = param(2.0, "the exponent p of lr_rule alpha^-p (learning rate lr/alpha^p)")
+    warmup_steps: int = param(0, "linear learning-rate warm-up: the rate times min((t + 1) / warmup_steps, 1) at "
+                              "optimizer step t = 0, 1, ... (0 = none)", check=">=0")
     weight_decay: tuple[float, ...] = param((), "optimizer weight_decay value(s), swept (only if the optimizer "
                                             "takes it; default: the optimizer's own)", check=">=0")
     momentum: tuple[float, ...] = param((), "optimizer momentum value(s), swept (sgd; default: none)",
                                         check=">=0")
     batch_size: int = param(0, "minibatch size (0 = full batch)", check=">=0")
+    batch_order: str = param("random", "minibatches (batch_size > 0): random = batch_size indices drawn uniformly "
+                             "(with replacement) at each step from the seed's key; cycle = consecutive slices of one "
+                             "fixed shuffle of the training set (permutation by PRNGKey(data_seed + 1)), wrapping "
+                             "around", choices=BATCH_ORDERS)
     centered: bool = param(True, "centred predictor alpha (h - h0) (else alpha h)")
     linearized: bool = param(True, "train the exact linearisation around theta0 side by side")
     kernel_points: int = param(0, "probe set for kernel movement / alignment: this many test points (0 = off)",
@@ -161,6 +187,10 @@ class LazyRichConfig:
         require(self.optimizer.isidentifier() and callable(getattr(_optax(), self.optimizer, None)), "optimizer",
                 f"must name an optax optimizer (sgd, adam, adamw, ...), got {self.optimizer!r}")
         require(not self.after_kernel or self.kernel_points > 0, "after_kernel", "needs kernel_points > 0")
+        require(self.lr_rule == "alpha^-p" or self.lr_power == 2.0, "lr_power",
+                f"is only used with lr_rule='alpha^-p' (got lr_rule={self.lr_rule!r})")
+        require(self.batch_size > 0 or self.batch_order == "random", "batch_order",
+                "'cycle' needs minibatches (batch_size > 0)")
         return self
 
 
@@ -244,6 +274,9 @@ class _Checked(NamedTuple):
     accuracy: Callable | None
     description: str
     metric_names: tuple = ()  # names returned by Model.metrics
+    init_axes: Mapping = {}  # Model.init_axes checked: {name: [float values]}
+    #: θ0 of every (init_axes values..., seed) combination: (array leaves stacked, the other leaves, combinations)
+    theta0: tuple = ((), None, ())
 
 
 def _as_data(data) -> Data:
@@ -262,8 +295,11 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
     naming the culprit: ``init`` (raises, or returns no floating-point arrays), ``data`` (not four arrays,
     mismatched lengths or shapes, non-finite), ``apply`` (raises, wrong output shape, non-finite at θ0),
     ``loss``, ``accuracy``, ``kernel_points`` / ``batch_size`` (larger than the data). Returns the data as arrays
-    and what was learned (number of parameters, output shape). The user's functions are called compiled
-    (``eqx.filter_jit``: one compilation each instead of one per operation), as the run will call them."""
+    and what was learned (number of parameters, output shape). The user's functions are evaluated at θ0 in ONE
+    compiled program (``eqx.filter_jit``): shapes are checked while it is traced, finiteness from its outputs.
+    ``init`` is evaluated there at every combination of ``Model.init_axes`` values and ``config.seed`` (the
+    run's θ0, kept in the result: :func:`run_model` does not compile ``init`` again); the other checks use the
+    first. ``init_axes``: refused unless a dict of identifier names to distinct finite numbers."""
     import equinox as eqx
 
     config = config or LazyRichConfig()
@@ -283,6 +319,7 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
     require(axis is None or callable(model.accuracy), "accuracy_axis", "needs an accuracy function returning one "
             "value per entry")
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
+    init_axes = _init_axes(model)
     with jax.enable_x64(config.dtype == "float64"):
         data = model.data
         if callable(data) and not isinstance(data, (tuple, list, Mapping)):
@@ -311,71 +348,133 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
                 f"points {xte.shape[1:]}")
         require(ytr.shape[1:] == yte.shape[1:] and ytr.dtype.kind == yte.dtype.kind, "data",
                 f"y_train {ytr.shape[1:]} ({ytr.dtype}) and y_test {yte.shape[1:]} ({yte.dtype}) targets differ")
-        try:
-            params = eqx.filter_jit(model.init)(jax.random.PRNGKey(config.seed[0]))
-        except Exception as exc:
-            raise ConfigError("init", f"init(key) raised {type(exc).__name__}: {exc}") from exc
-        leaves = jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_inexact_array))
-        require(len(leaves) > 0, "init", f"init(key) returned no floating-point arrays to train (got "
-                f"{type(params).__name__})")
-        n_params = int(sum(np.size(x) for x in leaves))
-        extra = {}
-        if model.metrics is not None:
-            try:
-                extra = eqx.filter_jit(model.metrics)(params)
-            except Exception as exc:
-                raise ConfigError("metrics", f"metrics(params) raised {type(exc).__name__}: {exc}") from exc
-            require(isinstance(extra, Mapping) and all(isinstance(k, str) and k.isidentifier() for k in extra),
-                    "metrics", f"must return a dict of named scalars, returned {type(extra).__name__}")
-            for k, v in extra.items():
-                require(np.shape(v) == () and bool(np.isfinite(np.asarray(v))), "metrics",
-                        f"metrics(params)[{k!r}] must be a finite scalar at theta0, got shape {np.shape(v)}")
-        for part, x in (("x_train", xtr), ("x_test", xte)):
-            try:
-                out = eqx.filter_jit(model.apply)(params, jnp.asarray(x))
-            except Exception as exc:
-                raise ConfigError("apply", f"apply(params, {part}) raised {type(exc).__name__}: {exc}") from exc
-            require(hasattr(out, "shape") and hasattr(out, "dtype"), "apply",
-                    f"must return an array, returned {type(out).__name__}")
-            out = np.asarray(out)
-            require(out.ndim >= 1 and out.shape[0] == x.shape[0], "apply",
-                    f"must return one output per point (leading axis {x.shape[0]}), returned shape {out.shape}")
-            require(out.dtype.kind == "f", "apply", f"must return floating-point outputs, got {out.dtype}")
-            require(bool(np.all(np.isfinite(out))), "apply", f"returns non-finite values at theta0 on {part}")
-        out_shape = out.shape[1:]
-        if model.loss == "cross_entropy":
-            require(len(out_shape) >= 1, "apply", "cross_entropy needs outputs (n, ..., classes)")
-            if ytr.dtype.kind in "iub":
-                require(ytr.shape[1:] == out_shape[:-1], "data", f"integer labels need shape (n, *{out_shape[:-1]})"
-                        f", got (n, *{ytr.shape[1:]}) for outputs (n, *{out_shape})")
-                require(int(ytr.min()) >= 0 and int(max(ytr.max(), yte.max())) < out_shape[-1], "data",
-                        f"labels must be in [0, {out_shape[-1]})")
-            else:
-                require(ytr.shape[1:] == out_shape, "data", f"one-hot targets of shape {ytr.shape[1:]} do not match "
-                        f"outputs {out_shape}")
-        elif model.loss == "mse":
-            require(int(np.prod(ytr.shape[1:])) == int(np.prod(out_shape)) and ytr.dtype.kind == "f", "data",
-                    f"mse targets must be real with the model's output shape {out_shape}, got {ytr.shape[1:]} "
-                    f"({ytr.dtype})")
         require(config.kernel_points <= xte.shape[0], "kernel_points", f"exceeds the {xte.shape[0]} test points")
         require(config.batch_size <= xtr.shape[0], "batch_size", f"exceeds the {xtr.shape[0]} training points")
         loss_fn = _loss_fn(model.loss)
         acc_fn = _accuracy_fn(model.accuracy, model.loss)
-        outj, yj = jnp.asarray(out[: min(4, len(out))]), jnp.asarray(yte[: min(4, len(out))])
-        for name, fn in (("loss", loss_fn), ("accuracy", acc_fn)):
-            if fn is None:
-                continue
-            try:
-                value = np.asarray(eqx.filter_jit(fn)(outj, yj))
-            except Exception as exc:
-                raise ConfigError(name, f"{name}(outputs, y) raised {type(exc).__name__}: {exc}") from exc
-            shape = (len(axis[1]),) if name == "accuracy" and axis is not None else ()
-            require(value.shape == shape and bool(np.all(np.isfinite(value))), name,
-                    f"{name}(outputs, y) must return finite values of shape {shape} (a scalar unless "
-                    f"accuracy_axis is given), returned shape {value.shape}")
+        learned: dict[str, Any] = {}
+
+        def probe(keys, kws, x_train, x_test, y_few):
+            """Everything at θ0 in ONE compiled program: ``init`` at every (init_axes, seed) configuration (θ0 of
+            the run, returned), the checks at the first; shapes are checked while tracing (a refusal names the
+            culprit), the finiteness flags are outputs."""
+            def init_arrays(args):  # the array leaves of one θ0; the other leaves are kept aside
+                key, kw = args
+                arrays, learned["static"] = eqx.partition(_user_call("init", "init(key)", model.init, key, **kw),
+                                                          eqx.is_array)
+                return arrays
+
+            arrays = jax.lax.map(init_arrays, (keys, kws))  # a loop, not a vmap: XLA compiles init ~1.4x faster
+            params = eqx.combine(jax.tree_util.tree_map(lambda a: a[0], arrays), learned["static"])
+            leaves = jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_inexact_array))
+            kind = "Array" if isinstance(params, jax.Array) else type(params).__name__  # (traced here)
+            require(len(leaves) > 0, "init", f"init(key) returned no floating-point arrays to train (got {kind})")
+            learned.update(n_params=int(sum(np.size(x) for x in leaves)), params_type=kind)
+            finite, checks = [], []  # the flags, and (culprit, refusal) of each, in check order
+            learned["checks"] = checks
+            if model.metrics is not None:
+                extra = _user_call("metrics", "metrics(params)", model.metrics, params)
+                require(isinstance(extra, Mapping) and all(isinstance(k, str) and k.isidentifier() for k in extra),
+                        "metrics", f"must return a dict of named scalars, returned {type(extra).__name__}")
+                for k, v in extra.items():
+                    require(np.shape(v) == (), "metrics", f"metrics(params)[{k!r}] must be a finite scalar at theta0, "
+                            f"got shape {np.shape(v)}")
+                    checks.append(("metrics", f"metrics(params)[{k!r}] must be a finite scalar at theta0"))
+                    finite.append(jnp.isfinite(v))
+                learned["metric_names"] = tuple(extra)
+            x = jnp.concatenate([x_train, x_test])  # one traced apply (one compilation) for both sets
+            out = _user_call("apply", "apply(params, x_train + x_test)", model.apply, params, x)
+            require(hasattr(out, "shape") and hasattr(out, "dtype"), "apply",
+                    f"must return an array, returned {type(out).__name__}")
+            require(out.ndim >= 1 and out.shape[0] == x.shape[0], "apply",
+                    f"must return one output per point (leading axis {x.shape[0]}), returned shape {out.shape}")
+            require(jnp.issubdtype(out.dtype, jnp.floating), "apply", f"must return floating-point outputs, got "
+                    f"{out.dtype}")
+            n_train = x_train.shape[0]
+            for part, o in (("x_train", out[:n_train]), ("x_test", out[n_train:])):
+                checks.append(("apply", f"returns non-finite values at theta0 on {part}"))
+                finite.append(jnp.all(jnp.isfinite(o)))
+            out = out[n_train:]
+            out_shape = tuple(out.shape[1:])
+            learned["out_shape"] = out_shape
+            _check_targets(model.loss, out_shape, ytr, yte)
+            for name, fn in (("loss", loss_fn), ("accuracy", acc_fn)):
+                if fn is None:
+                    continue
+                value = _user_call(name, f"{name}(outputs, y)", fn, out[: y_few.shape[0]], y_few)
+                shape = (len(axis[1]),) if name == "accuracy" and axis is not None else ()
+                message = (f"{name}(outputs, y) must return finite values of shape {shape} (a scalar unless "
+                           f"accuracy_axis is given), returned shape {jnp.shape(value)}")
+                require(jnp.shape(value) == shape, name, message)
+                checks.append((name, message))
+                finite.append(jnp.all(jnp.isfinite(value)))
+            return finite, arrays
+
+        combos = list(itertools.product(*init_axes.values(), config.seed))  # θ0 order: init axes, then seed
+        kws = {k: jnp.asarray([c[j] for c in combos], dtype) for j, k in enumerate(init_axes)}
+        keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray([c[-1] for c in combos], jnp.uint32))
+        few = min(4, xte.shape[0])
+        flags, theta0 = eqx.filter_jit(probe)(keys, kws, jnp.asarray(xtr), jnp.asarray(xte), jnp.asarray(yte[:few]))
+        for (culprit, message), ok in zip(learned["checks"], jax.device_get(flags)):
+            require(bool(ok), culprit, message)
         description = model.description or (f"{getattr(model.apply, '__qualname__', 'apply')} on "
-                                             f"{type(params).__name__} parameters")
-    return _Checked(Data(xtr, ytr, xte, yte), n_params, tuple(out_shape), loss_fn, acc_fn, description, tuple(extra))
+                                             f"{learned['params_type']} parameters")
+    return _Checked(Data(xtr, ytr, xte, yte), learned["n_params"], learned["out_shape"], loss_fn, acc_fn, description,
+                    learned.get("metric_names", ()), init_axes, (theta0, learned["static"], combos))
+
+
+def _user_call(culprit: str, what: str, fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)``; an exception other than :class:`ConfigError` is refused naming ``culprit``."""
+    try:
+        return fn(*args, **kwargs)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(culprit, f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _check_targets(loss, out_shape: tuple, ytr: np.ndarray, yte: np.ndarray) -> None:
+    """The targets fit the model's outputs ``(n, *out_shape)`` for the built-in losses."""
+    if loss == "cross_entropy":
+        require(len(out_shape) >= 1, "apply", "cross_entropy needs outputs (n, ..., classes)")
+        if ytr.dtype.kind in "iub":
+            require(ytr.shape[1:] == out_shape[:-1], "data", f"integer labels need shape (n, *{out_shape[:-1]})"
+                    f", got (n, *{ytr.shape[1:]}) for outputs (n, *{out_shape})")
+            require(int(ytr.min()) >= 0 and int(max(ytr.max(), yte.max())) < out_shape[-1], "data",
+                    f"labels must be in [0, {out_shape[-1]})")
+        else:
+            require(ytr.shape[1:] == out_shape, "data", f"one-hot targets of shape {ytr.shape[1:]} do not match "
+                    f"outputs {out_shape}")
+    elif loss == "mse":
+        require(int(np.prod(ytr.shape[1:])) == int(np.prod(out_shape)) and ytr.dtype.kind == "f", "data",
+                f"mse targets must be real with the model's output shape {out_shape}, got {ytr.shape[1:]} "
+                f"({ytr.dtype})")
+
+
+def _init_axes(model: Model) -> dict[str, list[float]]:
+    """``Model.init_axes`` checked: ``{name: [values]}`` with identifier names (not a name the dataset already
+    uses) and distinct finite values."""
+    axes = model.init_axes
+    if axes is None:
+        return {}
+    require(isinstance(axes, Mapping), "init_axes", f"must be None or a dict {{name: [values]}}, got {axes!r}")
+    taken = {"alpha", "seed", "step", "lr", *CLI_HYPERPARAMETERS}
+    if model.accuracy_axis is not None:
+        taken.add(model.accuracy_axis[0])
+    out = {}
+    for name, values in axes.items():
+        require(isinstance(name, str) and name.isidentifier() and name not in taken, "init_axes",
+                f"names must be identifiers other than {sorted(taken)}, got {name!r}")
+        require(isinstance(values, (list, tuple, np.ndarray)) and len(values) >= 1, "init_axes",
+                f"{name!r} takes a list of values, got {values!r}")
+        try:
+            floats = [float(v) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise ConfigError("init_axes", f"{name!r} values must be numbers ({exc})") from exc
+        require(all(math.isfinite(v) for v in floats) and len(set(floats)) == len(floats), "init_axes",
+                f"{name!r} values must be finite and distinct, got {list(values)}")
+        out[name] = floats
+    return out
 
 
 # ------------------------------------------------------------------------------------------------- one run
@@ -384,8 +483,32 @@ def _optimizer(name: str, lr, hyper: Mapping[str, Any]):
     return optax.inject_hyperparams(getattr(optax, name))(learning_rate=lr, **hyper)
 
 
+def learning_rate(cfg: LazyRichConfig, lr, alpha):
+    """The optimizer's learning rate for base rate ``lr`` at output scale ``alpha``: ``cfg.lr_rule`` (``lr /
+    alpha²``, ``lr / alpha^lr_power`` or ``lr``), then, with ``cfg.warmup_steps = W > 0``, the schedule
+    ``count -> rate · min((count + 1) / W, 1)`` of the optimizer's step count (``count = 0`` at the first step)."""
+    rate = {"alpha^-2": lambda: lr / alpha ** 2, "alpha^-p": lambda: lr / alpha ** cfg.lr_power,
+            "constant": lambda: lr}[cfg.lr_rule]()
+    if cfg.warmup_steps == 0:
+        return rate
+    return lambda count: rate * jnp.minimum((count + 1) / cfg.warmup_steps, 1.0)
+
+
+def batch_indices(cfg: LazyRichConfig, n_train: int) -> Callable:
+    """``indices(key, t)``: the training-point indices of optimizer step ``t`` (``batch_size > 0``; the module
+    docstring's convention): ``"random"``: ``batch_size`` uniform draws from ``key``; ``"cycle"``: the slice at
+    ``(t · batch_size) mod n_train`` of ``[π, π]``, ``π = jax.random.permutation(PRNGKey(data_seed + 1),
+    n_train)`` (computed once, here)."""
+    if cfg.batch_order == "random":
+        return lambda key, t: jax.random.randint(key, (cfg.batch_size,), 0, n_train)
+    order = jax.random.permutation(jax.random.PRNGKey(cfg.data_seed + 1), n_train)
+    twice = jnp.concatenate([order, order])
+    return lambda key, t: jax.lax.dynamic_slice_in_dim(twice, (t * cfg.batch_size) % n_train, cfg.batch_size)
+
+
 def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names: Sequence[str]):
-    """``one(alpha, lr, hyper: dict, key) -> metrics`` for one configuration (vmapped by the sweep)."""
+    """``one(alpha, lr, hyper: dict, arrays, key) -> metrics`` for one configuration (vmapped by the sweep;
+    ``arrays``: the array leaves of its θ0, from :func:`check_model`)."""
     import equinox as eqx
 
     from grokjax._kernels import cka_cortes, cka_paper, kernel_movement, kernel_regression, ntk_gram
@@ -398,19 +521,22 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
     n_tr, k = Xtr.shape[0], int(np.prod(checked.out_shape)) if checked.out_shape else 1
     kp = cfg.kernel_points
     classes = checked.out_shape[-1] if checked.out_shape else 1
+    indices = batch_indices(cfg, n_tr) if cfg.batch_size else None
 
-    def one(alpha, lr, hyper, key):
-        params = model.init(key)
+    def one(alpha, lr, hyper, arrays, key):
+        params = eqx.combine(arrays, checked.theta0[1])
         theta0, static = eqx.partition(params, eqx.is_inexact_array)
 
         def h(p, x):
             return model.apply(eqx.combine(p, static), x)
 
-        lr_eff = lr / alpha ** 2 if cfg.lr_rule == "alpha^-2" else lr
-        opt = _optimizer(cfg.optimizer, lr_eff, hyper)
+        opt = _optimizer(cfg.optimizer, learning_rate(cfg, lr, alpha), hyper)
         norm0 = tree_norm(theta0)
-        h0_tr, lin_tr = jax.linearize(lambda p: h(p, Xtr), theta0)
-        h0_te, lin_te = jax.linearize(lambda p: h(p, Xte), theta0)
+        if cfg.linearized:  # one forward-mode linearisation per set (its primal output is h(theta0))
+            h0_tr, lin_tr = jax.linearize(lambda p: h(p, Xtr), theta0)
+            h0_te, lin_te = jax.linearize(lambda p: h(p, Xte), theta0)
+        else:
+            h0_tr, h0_te = h(theta0, Xtr), h(theta0, Xte)
         c_tr = 0.0 if cfg.centered else h0_tr  # predictor = alpha * (h - h0) + alpha * c
         c_te = 0.0 if cfg.centered else h0_te
 
@@ -456,10 +582,11 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
         def step(state):
             idx = None
             new = dict(state)
-            if cfg.batch_size:
+            if cfg.batch_size and cfg.batch_order == "random":
                 key_, sub = jax.random.split(state["key"])
-                idx = jax.random.randint(sub, (cfg.batch_size,), 0, n_tr)
-                new["key"] = key_
+                idx, new["key"] = indices(sub, None), key_
+            elif cfg.batch_size:  # "cycle": no key, the step counter
+                idx, new["t"] = indices(None, state["t"]), state["t"] + 1
             out = {}
             for part in parts:
                 p, o = state[part]
@@ -516,8 +643,10 @@ def _make_one(model: Model, checked: _Checked, cfg: LazyRichConfig, hyper_names:
             return m
 
         state = {part: (theta0, opt.init(theta0)) for part in parts}
-        if cfg.batch_size:
+        if cfg.batch_size and cfg.batch_order == "random":
             state["key"] = jax.random.fold_in(key, 1)
+        elif cfg.batch_size:
+            state["t"] = jnp.int32(0)
         _, logged, div = run_logged(step, observe, state, steps, bound=cfg.divergence_bound, parts=parts)
         logged["diverged_step"] = div["net"]
         if cfg.linearized:
@@ -570,7 +699,7 @@ def _fingerprint(model: Model, checked: _Checked, cfg: LazyRichConfig, axes, alp
              if f.name not in ("chunk_size", "checkpoint_dir")}
     digest.update(json.dumps({"config": shown, "axes": axes, "alpha": list(alphas), "seeds": list(seeds),
                               "model": [model.name, checked.description, str(model.loss), str(checked.out_shape),
-                                        checked.n_params, str(model.accuracy_axis),
+                                        checked.n_params, str(model.accuracy_axis), checked.init_axes,
                                         getattr(model.metrics, "__qualname__", str(model.metrics))]}, sort_keys=True, default=str).encode())
     for a in checked.data:
         digest.update(np.ascontiguousarray(a).tobytes())
@@ -630,7 +759,8 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
         local devices each chunk is sharded over them (``jax.sharding``, one program).
 
     Returns:
-      An ``xarray.Dataset`` with dims ``(alpha, [lr, hyperparameters swept with > 1 value], seed, step)``
+      An ``xarray.Dataset`` with dims ``(alpha, [Model.init_axes], [lr, hyperparameters swept with > 1 value],
+      seed, step)``
       (curves) and ``(alpha, ..., seed)`` (``diverged_step``, ``lin_diverged_step``); variables are described in
       :data:`VARIABLES` (each carries ``long_name``/``units``/``description``); ``attrs`` state the model
       description, loss, predictor convention, learning-rate rule, optimizer and the fixed hyperparameters.
@@ -652,12 +782,17 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
             raise ConfigError("optimizer", f"optax.{cfg.optimizer} refused the hyperparameters "
                               f"{[k for k in axes if k != 'lr']}: {type(exc).__name__}: {exc}") from exc
     hyper_names = [k for k in axes if k != "lr"]
-    grid = list(itertools.product(cfg.alpha, *axes.values(), cfg.seed))
+    model_axes = checked.init_axes
+    grid = list(itertools.product(cfg.alpha, *model_axes.values(), *axes.values(), cfg.seed))
     total = len(grid)
+    columns = [f"m_{name}" for name in model_axes] + [f"h_{name}" for name in axes]
+    theta0_index = {combo: i for i, combo in enumerate(checked.theta0[2])}  # check_model's θ0 of each row
     flat = {"alpha": np.array([g[0] for g in grid], np.float64),
-            **{f"h_{name}": np.array([g[1 + j] for g in grid], np.float64) for j, name in enumerate(axes)},
-            "seed": np.array([g[-1] for g in grid], np.uint32)}
-    one, steps = _make_one(model, checked, cfg, hyper_names)
+            **{col: np.array([g[1 + j] for g in grid], np.float64) for j, col in enumerate(columns)},
+            "seed": np.array([g[-1] for g in grid], np.uint32),
+            "theta0": np.array([theta0_index[(*g[1:1 + len(model_axes)], g[-1])] for g in grid], np.int64)}
+    with jax.enable_x64(cfg.dtype == "float64"):  # the data it closes over keep the run's precision
+        one, steps = _make_one(model, checked, cfg, hyper_names)
     per = _bytes_per_config(checked, cfg, len(steps))
     limit = memory_limit if memory_limit is not None else memory_limit_bytes()
     require(per <= limit, "memory_limit", f"one configuration needs ~{per / 2**20:.1f} MiB, more than the limit "
@@ -675,11 +810,12 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
     fingerprint = _fingerprint(model, checked, cfg, axes, cfg.alpha, cfg.seed)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
 
-    def batched(inputs):
+    def batched(inputs, theta0):
         alpha, seed, h = inputs["alpha"], inputs["seed"], inputs
         keys = jax.vmap(jax.random.PRNGKey)(seed)
         hyper = {name: h[f"h_{name}"].astype(dtype) for name in hyper_names}
-        args = (alpha.astype(dtype), h["h_lr"].astype(dtype), hyper, keys)
+        arrays = jax.tree_util.tree_map(lambda a: a[h["theta0"]], theta0)
+        args = (alpha.astype(dtype), h["h_lr"].astype(dtype), hyper, arrays, keys)
         if chunk == 1:  # one configuration per program: no vmap (XLA:CPU runs batched matmuls ~2x slower)
             out = one(*jax.tree_util.tree_map(lambda x: x[0], args))
             return jax.tree_util.tree_map(lambda x: x[None], out)
@@ -690,13 +826,14 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
 
         mesh = Mesh(np.array(devices), ("configs",), axis_types=(AxisType.Auto,))
         sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        compiled = jax.jit(batched, in_shardings=(sharding,), out_shardings=sharding)
+        compiled = jax.jit(batched, in_shardings=(sharding, NamedSharding(mesh, PartitionSpec())),
+                           out_shardings=sharding)
     else:
         compiled = jax.jit(batched)
     started = time.perf_counter()
     with jax.enable_x64(cfg.dtype == "float64"):
-        out = _chunked(lambda **kw: compiled({k: jnp.asarray(v) for k, v in kw.items()}), flat, total, chunk,
-                       ckpt, fingerprint)
+        out = _chunked(lambda **kw: compiled({k: jnp.asarray(v) for k, v in kw.items()}, checked.theta0[0]), flat,
+                       total, chunk, ckpt, fingerprint)
     wall = time.perf_counter() - started
     return _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall, chunk, total, fingerprint)
 
@@ -769,11 +906,12 @@ def _attrs_for(name: str, table, fill) -> dict[str, str]:
 def _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall, chunk, total, fingerprint):
     import xarray as xr
 
-    shape = [len(cfg.alpha)] + [len(v) for v in axes.values()] + [len(cfg.seed)]
-    names = ["alpha"] + list(axes) + ["seed"]
-    keep = ["alpha"] + list(swept) + ["seed"]
+    model_axes = checked.init_axes
+    shape = [len(cfg.alpha)] + [len(v) for v in model_axes.values()] + [len(v) for v in axes.values()] + [len(cfg.seed)]
+    names = ["alpha"] + list(model_axes) + list(axes) + ["seed"]
+    keep = ["alpha"] + list(model_axes) + list(swept) + ["seed"]
     coords = {"alpha": np.asarray(cfg.alpha, float), "seed": np.asarray(cfg.seed), "step": steps,
-              **{k: np.asarray(v, float) for k, v in swept.items()}}
+              **{k: np.asarray(v, float) for k, v in {**model_axes, **swept}.items()}}
     axis = model.accuracy_axis
     if axis is not None:
         coords[axis[0]] = np.asarray(axis[1])
@@ -786,7 +924,10 @@ def _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall,
         data_vars[name] = (keep + (["step"] if value.ndim > len(keep) + len(extra) else []) + extra, value)
     ds = xr.Dataset(data_vars, coords=coords)
     accuracy = model.accuracy if model.accuracy is not None else ("argmax" if model.loss == "cross_entropy" else None)
-    lr_rule = "lr / alpha^2" if cfg.lr_rule == "alpha^-2" else "lr (constant in alpha)"
+    lr_rule = {"alpha^-2": "lr / alpha^2", "alpha^-p": f"lr / alpha^{cfg.lr_power:g}",
+               "constant": "lr (constant in alpha)"}[cfg.lr_rule]
+    if cfg.warmup_steps:
+        lr_rule += f" x min((t + 1) / {cfg.warmup_steps}, 1) at optimizer step t (linear warm-up)"
     fill = {"loss": _loss_words(model.loss), "predictor": _predictor_words(cfg),
             "accuracy": getattr(accuracy, "__qualname__", str(accuracy)), "lr_rule": lr_rule,
             "probe": f"the first {cfg.kernel_points} test points"}
@@ -798,6 +939,9 @@ def _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall,
                             f"({getattr(model.metrics, '__qualname__', 'metrics')}) of the network's parameters")}
         if axis is not None and name == axis[0]:
             table = {name: (name.replace("_", " "), "1", "entries of the accuracy rule's output (Model.accuracy_axis)")}
+        if name in model_axes:
+            table = {name: (name.replace("_", " "), "1", f"model hyperparameter: init(key, {name}=value) "
+                            "(Model.init_axes)")}
         ds[name].attrs.update(_attrs_for(str(name), table, fill))
     ds.attrs.update(
         task=model.name, model_description=checked.description, loss=fill["loss"], predictor=fill["predictor"],

@@ -14,6 +14,7 @@ import grokjax as gj
 from grokjax.tasks import teacher
 
 
+@pytest.mark.slow  # ~15 s; the task is now itself a client of the layer, this guards its wiring
 def test_teacher_task_through_the_layer_equals_the_task():
     cfg = teacher.Config(preset="app15b", d_in=3, width=16, d_out=2, n_train=24, n_test=16, alpha=(0.5, 2.0),
                          seed=(1, 2), steps=60, log_points=8, kernel_points=5).resolved()
@@ -70,3 +71,84 @@ def test_model_metrics_hook_is_logged_and_can_replace_a_layer_metric():
     np.testing.assert_allclose(ds["train_loss"].values, plain["train_loss"].values)  # training itself unchanged
     with pytest.raises(gj.ConfigError, match="metrics"):  # a non-scalar metric is refused before compute
         gj.run_model(dataclasses.replace(model, metrics=lambda p: {"w": p}), gj.LazyRichConfig(steps=20, log_points=4))
+
+
+# ------------------------------------------------------------------- the layer's options the built-in tasks use
+def _linear_model(n_train=10, **kw):
+    """Linear regression f = alpha x.(w - w0) (centred), w0 = scale * N(0, 1): small enough to follow by hand."""
+    X = np.asarray(jax.random.normal(jax.random.PRNGKey(3), (n_train + 4, 3)), np.float64)
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1
+    return gj.Model(lambda p, x: x @ p["w"], lambda key, scale=1.0: {"w": scale * jax.random.normal(key, (3,))},
+                    gj.Data(X[:n_train], y[:n_train], X[n_train:], y[n_train:]), **kw)
+
+
+def _hand_gd(model, alpha, lrs, batches, steps, w0):
+    """Plain gradient descent on the centred MSE, learning rate lrs[t] and batch batches[t] at step t; returns the
+    train loss at the logged steps (float64 numpy)."""
+    X, y = np.asarray(model.data.x_train), np.asarray(model.data.y_train)
+    w, w0, out = np.array(w0, np.float64), np.array(w0, np.float64), []
+    for t in range(int(steps[-1]) + 1):
+        if t in steps:
+            out.append(np.mean((alpha * X @ (w - w0) - y) ** 2))
+        if t < steps[-1]:
+            Xb, yb = X[batches[t]], y[batches[t]]
+            w = w - lrs[t] * 2 * alpha * Xb.T @ (alpha * Xb @ (w - w0) - yb) / len(yb)
+    return np.array(out)
+
+
+def test_cycle_batch_order_follows_one_fixed_shuffle():
+    cfg = gj.LazyRichConfig(steps=9, log_points=10, log_schedule="linear", batch_size=4, batch_order="cycle",
+                            data_seed=5, lr=(0.05,), lr_rule="constant", linearized=False, dtype="float64")
+    order = np.asarray(jax.random.permutation(jax.random.PRNGKey(cfg.data_seed + 1), 10))
+    twice = np.concatenate([order, order])
+    want = [twice[(t * 4) % 10:(t * 4) % 10 + 4] for t in range(9)]  # 0-3, 4-7, 8 9 0 1, 2-5, ...
+    from grokjax._lazy_rich import batch_indices
+
+    got = [np.asarray(batch_indices(cfg, 10)(None, jnp.int32(t))) for t in range(9)]
+    np.testing.assert_array_equal(got, want)
+    model = _linear_model()
+    ds = gj.run_model(model, cfg)
+    with jax.enable_x64(True):
+        w0 = np.asarray(model.init(jax.random.PRNGKey(0))["w"])
+    ref = _hand_gd(model, 1.0, [0.05] * 9, want, ds["step"].values, w0)
+    np.testing.assert_allclose(ds["train_loss"].sel(alpha=1.0, seed=0).values, ref, rtol=1e-10)
+
+
+def test_warmup_and_alpha_power_learning_rate_against_a_hand_computed_sequence():
+    from grokjax._lazy_rich import learning_rate
+
+    cfg = gj.LazyRichConfig(alpha=(0.5, 2.0), steps=8, log_points=9, log_schedule="linear", lr=(0.02,),
+                            lr_rule="alpha^-p", lr_power=1.5, warmup_steps=3, linearized=False, dtype="float64")
+    schedule = learning_rate(cfg, 0.02, 2.0)
+    lrs = 0.02 / 2.0 ** 1.5 * np.array([1 / 3, 2 / 3, 1, 1, 1, 1, 1, 1])
+    np.testing.assert_allclose([float(schedule(t)) for t in range(8)], lrs, rtol=1e-6)
+    model = _linear_model()
+    ds = gj.run_model(model, cfg)
+    with jax.enable_x64(True):
+        w0 = np.asarray(model.init(jax.random.PRNGKey(0))["w"])
+    for alpha in cfg.alpha:
+        lrs = 0.02 / alpha ** 1.5 * np.minimum((np.arange(8) + 1) / 3, 1.0)
+        ref = _hand_gd(model, alpha, lrs, [np.arange(10)] * 8, ds["step"].values, w0)
+        # optax.inject_hyperparams keeps a scheduled rate in float32: agreement to ~1e-9, not 1e-15
+        np.testing.assert_allclose(ds["train_loss"].sel(alpha=alpha, seed=0).values, ref, rtol=1e-7)
+    assert "min((t + 1) / 3, 1)" in ds.attrs["learning_rate_rule"] and "alpha^1.5" in ds.attrs["learning_rate_rule"]
+    with pytest.raises(gj.ConfigError, match="lr_power"):  # the exponent of another rule is refused, not ignored
+        gj.LazyRichConfig(lr_power=3.0)
+    with pytest.raises(gj.ConfigError, match="batch_order"):
+        gj.LazyRichConfig(batch_order="cycle")
+
+
+def test_init_axis_vmapped_equals_separate_runs():
+    cfg = gj.LazyRichConfig(alpha=(0.5, 2.0), seed=(0, 1), steps=20, log_points=5, lr=(0.05,))
+    model = _linear_model(init_axes={"scale": [0.5, 3.0]})
+    ds = gj.run_model(model, cfg)
+    assert ds["train_loss"].dims == ("alpha", "scale", "seed", "step") and ds["diverged_step"].dims[1] == "scale"
+    assert "init(key, scale=value)" in ds["scale"].attrs["description"]
+    for scale in (0.5, 3.0):
+        alone = gj.run_model(dataclasses.replace(model, init_axes=None, init=lambda key, s=scale: model.init(key, s)),
+                             cfg)
+        for name in ("train_loss", "lin_test_loss", "weight_norm"):
+            np.testing.assert_allclose(ds[name].sel(scale=scale).values, alone[name].values, rtol=1e-5, err_msg=name)
+    for bad in ({"alpha": [1.0]}, {"scale": []}, {"scale": [1.0, 1.0]}, ["scale"]):
+        with pytest.raises(gj.ConfigError, match="init_axes"):
+            gj.check_model(_linear_model(init_axes=bad), cfg)

@@ -7,7 +7,6 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from grokjax._errors import ConfigError
-from grokjax.tasks import _common as C
 
 
 def _explicit_movement(fn, params, params0, X):
@@ -22,7 +21,20 @@ def _explicit_movement(fn, params, params0, X):
     return np.linalg.norm(K - K0) / np.linalg.norm(K0)
 
 
-@pytest.mark.parametrize("d_out, points", [(1, 9), (5, 60)])   # 300 columns > KERNEL_COLUMN_BATCH: batched route
+def _tracker(fn, params0, X, points):
+    """The layer's kernel movement (grokjax.run_model): NTK-vector-product Grams, in column batches of 256 above
+    256 (point, output) columns."""
+    from grokjax._kernels import kernel_movement, ntk_gram
+
+    if points == 0:
+        return lambda params: {}
+    Xk = X[:points]
+    batch = None if points * int(np.prod(fn(params0, Xk).shape[1:])) <= 256 else 256
+    K0 = ntk_gram(fn, params0, Xk, batch_size=batch)
+    return lambda params: kernel_movement(ntk_gram(fn, params, Xk, batch_size=batch), K0)
+
+
+@pytest.mark.parametrize("d_out, points", [(1, 9), (5, 60)])   # 300 columns > 256: batched route
 def test_tracker_equals_the_jacobian_gram(d_out, points):
     from grokjax.tasks import teacher
 
@@ -32,13 +44,13 @@ def test_tracker_equals_the_jacobian_gram(d_out, points):
         params = jax.tree.map(lambda w: w + 0.3 * jnp.sin(3.0 * w + 1.0), params0)
         X = jax.random.normal(jax.random.PRNGKey(1), (points + 3, 3), jnp.float64)
         fn = lambda p, x: 1.7 * teacher.mlp(p, x)
-        got = C.kernel_tracker(fn, params0, X, points)(params)
+        got = _tracker(fn, params0, X, points)(params)
         want = _explicit_movement(fn, params, params0, X[:points])
         np.testing.assert_allclose(float(got["kernel_movement"]), want, rtol=1e-10)
-        at_init = C.kernel_tracker(fn, params0, X, points)(params0)
+        at_init = _tracker(fn, params0, X, points)(params0)
         assert float(at_init["kernel_movement"]) == 0.0
         np.testing.assert_allclose(float(at_init["kernel_alignment_init_paper"]), 1.0, rtol=1e-12)
-    assert C.kernel_tracker(fn, params0, X, 0)(params) == {}
+    assert _tracker(fn, params0, X, 0)(params) == {}
 
 
 def test_modular_run_tracks_kernel_movement_and_laziness_slows_it():

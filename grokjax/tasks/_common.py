@@ -1,16 +1,11 @@
 """Shared private helpers of the realistic tasks (modular, transformer, mnist, teacher).
 
-Conventions used throughout:
+Every task is a client of the model-agnostic layer (:func:`grokjax.run_model`, ``grokjax/_lazy_rich.py``): it
+builds a :class:`grokjax.Model` and a :class:`grokjax.LazyRichConfig` from its presets, and the layer owns the
+α-scaled predictor (centred or not, stated in each task's module), the exact linearisation, the optimizer, the
+training loop with its divergence guard (:data:`NONFINITE_ONLY`: a model stops only on a non-finite loss) and
+the metrics. This module keeps what the tasks share around that: presets, config checks and summaries.
 
-* **α scaling.** A task's predictor is ``α · h(x; θ)`` (un-centred) or ``α · [h(x; θ) − h(x; θ0)]`` (centred,
-  Chizat–Oyallon–Bach), with ``θ0`` frozen at initialisation. Which one a task uses is stated in its module.
-* **Exact linearisation.** ``h_lin(x; θ) = h(x; θ0) + J(x; θ0)(θ − θ0)``, computed with ``jax.jvp`` (no
-  Jacobian is ever materialised); :func:`linearize` works for any pytree of parameters, including equinox
-  modules.
-* **Training and logging.** A run is the core loop (:func:`grokjax._loop.run_logged`: one ``lax.scan`` over the
-  log-spaced steps of :func:`grokjax._schedule.log_steps`, a ``lax.fori_loop`` of optimiser steps between two of
-  them) with the divergence guard on non-finite losses (``diverged_step``: the first such step, -1 if none;
-  the run is frozen there); :func:`run_grid` vmaps it over the swept values and seeds and labels the result.
 * **Grokking metrics.** :func:`first_step_above` gives the first logged step at which a curve reaches a
   threshold (``nan`` if never); the grokking *delay* is ``t_test − t_train`` for accuracies (or the analogous
   drop times for losses). ``nan`` means "never reached within the run".
@@ -18,114 +13,20 @@ Conventions used throughout:
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any, Callable, ClassVar
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from grokjax._errors import require
-from grokjax._kernels import kernel_movement, ntk_gram
-from grokjax._lazy_rich import linearize as _public_linearize
-from grokjax._lazy_rich import tree_norm  # noqa: F401  (the tasks' ||theta||: one implementation, the layer's)
-from grokjax._loop import run_logged
 from grokjax._metrics import first_crossing
 
-
-# --------------------------------------------------------------------------------------------------- training
 #: run_model's divergence_bound for the tasks: a model stops only on a non-finite loss (no finite float32 loss
 #: exceeds it)
 NONFINITE_ONLY = float(np.finfo(np.float32).max)
 
 
-def train(step: Callable[[Any], tuple[Any, Any]], metrics: Callable[[Any], dict], state: Any, steps: np.ndarray,
-          parts: tuple[str, ...] | None = None) -> dict:
-    """One run on the core loop: ``loss, state = step(state)``, ``metrics(state)`` at every logged step.
-
-    Guarded against non-finite losses; ``parts`` (e.g. ``("net", "lin")``) guards the parts of a dict state
-    separately. Returns the logged metrics plus ``diverged_step`` (and ``<part>_diverged_step`` for other parts).
-    """
-    _, logged, div = run_logged(step, metrics, state, steps, bound=jnp.inf, parts=parts)
-    for part in parts or ("net",):
-        logged["diverged_step" if part == "net" else f"{part}_diverged_step"] = div if parts is None else div[part]
-    return logged
-
-
-def run_grid(one: Callable[..., dict], axes: dict[str, Any], seeds, steps: np.ndarray,
-             extra_dims: dict[str, tuple[str, ...]] | None = None, coords: dict | None = None) -> xr.Dataset:
-    """Run ``one(*values, key) -> metrics`` on the grid ``axes`` x ``seeds`` as one compiled program (nested vmaps)
-    and label it: dims ``(*axes, "seed")``, then ``"step"`` for logged curves, then ``extra_dims[name]``.
-
-    ``attrs["wall_seconds"]`` is the wall time, compilation included.
-    """
-    extra_dims = extra_dims or {}
-    n = len(axes)
-    fn = jax.vmap(one, in_axes=(None,) * n + (0,))
-    for i in reversed(range(n)):
-        fn = jax.vmap(fn, in_axes=tuple(0 if j == i else None for j in range(n)) + (None,))
-    keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
-    start = time.perf_counter()
-    out = jax.block_until_ready(jax.jit(fn)(*(jnp.asarray(v, dtype=jnp.float32) for v in axes.values()), keys))
-    wall = time.perf_counter() - start
-    grid = tuple(axes) + ("seed",)
-
-    def dims(name, value):
-        extra = extra_dims.get(name, ())
-        return grid + ("step",) * (value.ndim - len(grid) - len(extra)) + extra
-
-    data = {name: (dims(name, np.asarray(v)), np.asarray(v)) for name, v in out.items()}
-    ds = xr.Dataset(data, coords={**{k: list(v) for k, v in axes.items()}, "seed": list(seeds), "step": steps,
-                                  **(coords or {})})
-    ds.attrs["wall_seconds"] = wall
-    return ds
-
-
-# ----------------------------------------------------------------------------------------------- linearisation
-
-
-def tree_sub(a: Any, b: Any) -> Any:
-    return jax.tree_util.tree_map(lambda x, y: x - y, a, b)
-
-
-def linearize(fn: Callable[..., Any], params0: Any) -> Callable[..., Any]:
-    """The exact first-order Taylor model of ``fn(params, *args)`` around ``params0``: the public
-    :func:`grokjax.linearize` (one ``jax.jvp``, no Jacobian; any pytree, equinox modules included)."""
-    return _public_linearize(fn, params0)
-
-
 # ------------------------------------------------------------------------------------------------- metrics
-#: Above this many (point, output) columns the NTK Gram is built in column batches of this size (memory bound).
-KERNEL_COLUMN_BATCH = 256
-
-
-def kernel_tracker(fn: Callable[[Any, jax.Array], jax.Array], params0: Any, X: jax.Array,
-                   points: int) -> Callable[[Any], dict]:
-    """Kernel movement of ``fn(params, X) -> (n, *out)`` on the first ``points`` rows of ``X``, for the metrics of a
-    compiled run: K0 is built once here, and the returned ``params -> {kernel_movement, kernel_alignment_init_*}``
-    builds K_t by NTK-vector products (:func:`grokjax.ntk_gram`, output-traced Gram, no Jacobian formed) at each
-    logged step. ``points = 0``: tracking off (returns ``{}``)."""
-    if points == 0:
-        return lambda params: {}
-    Xk = X[:points]
-    columns = int(np.prod(jax.eval_shape(fn, params0, Xk).shape))
-    batch = None if columns <= KERNEL_COLUMN_BATCH else KERNEL_COLUMN_BATCH
-    K0 = ntk_gram(fn, params0, Xk, batch_size=batch)
-    return lambda params: kernel_movement(ntk_gram(fn, params, Xk, batch_size=batch), K0)
-
-
-def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Fraction of rows whose argmax equals the integer label."""
-    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
-
-
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy over rows (integer labels)."""
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.mean(jnp.take_along_axis(logp, labels[..., None], axis=-1))
-
-
 def first_step_above(curve: np.ndarray, steps: np.ndarray, threshold: float) -> float:
     """First logged step at which ``curve >= threshold`` (``nan`` if never). ``curve`` is 1-D."""
     return float(first_crossing(steps, curve, threshold, below=False, inclusive=True))

@@ -10,7 +10,9 @@ Predictor ``f(x) = α · h(x; θ)``, **un-centred** (both sources), with every i
 AdamW with fixed lr (**not rescaled with α**, as in the authors' cell) and decoupled weight decay; minibatches
 of ``batch`` cycle deterministically through a fixed shuffle of the training set (``batch = 0``: full batch).
 Result dims ``(alpha, init_scale, seed, step)``: α and σ are swept on a grid, all vmapped; ``diverged_step`` per
-``(alpha, init_scale, seed)``: the first step with a non-finite minibatch loss, -1 if none.
+``(alpha, init_scale, seed)``: the first step with a non-finite minibatch loss, -1 if none. Run through
+:func:`grokjax.run_model` (σ is the model's ``init_axes`` entry; minibatches ``batch_order="cycle"``; no
+linearisation), which also logs ``rel_change`` and, with ``kernel_points``, the kernel alignments.
 
 Presets (``--preset``; explicit flags override):
 
@@ -28,13 +30,10 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import xarray as xr
 
 from grokjax._config import param
-from grokjax._engines import optax_step
 from grokjax._errors import require
-from grokjax._schedule import log_steps
 from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
@@ -144,47 +143,27 @@ def make_forward(cfg: Config):
 
 
 def run(config: Config, quiet: bool = False) -> xr.Dataset:
-    """Train the α × σ × seed grid (vmapped, one jitted scan) and return labelled curves."""
-    config.validate()
-    cfg = config.resolved()
+    """Train the α × σ × seed grid through :func:`grokjax.run_model` (one compiled program; σ is the model's
+    ``init_scale`` axis) and return labelled curves (the task keeps only its model, data and presets)."""
+    from grokjax._lazy_rich import Data, LazyRichConfig, Model, run_model
     from grokjax.data.mnist import load_mnist
 
+    config.validate()
+    cfg = config.resolved()
     xtr, ytr, xte, yte = load_mnist(cfg.data, cfg.n_train, cfg.n_test, cfg.data_seed)
     xtr, xte = jnp.asarray(pool(xtr, cfg.downsample)), jnp.asarray(pool(xte, cfg.downsample))
-    ytr, yte = jnp.asarray(ytr), jnp.asarray(yte)
-    Ytr = jax.nn.one_hot(ytr, 10)
     n = xtr.shape[0]
-    batch = n if cfg.batch == 0 else cfg.batch
-    order = jax.random.permutation(jax.random.PRNGKey(cfg.data_seed + 1), n)
-    steps = log_steps(cfg.steps, cfg.log_points)
-    forward = make_forward(cfg)
-    opt = optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
-
-    def one(alpha, scale, key):
-        params0 = init_params(key, cfg, scale)
-        kernel = C.kernel_tracker(lambda params, x: alpha * forward(params, x), params0, xte, cfg.kernel_points)
-
-        def loss(params, idx):
-            return jnp.mean((alpha * forward(params, xtr[idx]) - Ytr[idx]) ** 2)
-
-        def step(state):
-            pair, t = state
-            idx = jax.lax.dynamic_slice_in_dim(jnp.concatenate([order, order]), (t * batch) % n, batch)
-            value, pair = optax_step(opt, loss, pair, idx)
-            return value, (pair, t + 1)
-
-        def metrics(state):
-            params = state[0][0]
-            ftr = alpha * forward(params, xtr)
-            fte = alpha * forward(params, xte)
-            return {"train_loss": jnp.mean((ftr - Ytr) ** 2),
-                    "test_loss": jnp.mean((fte - jax.nn.one_hot(yte, 10)) ** 2),
-                    "train_acc": C.accuracy(ftr, ytr), "test_acc": C.accuracy(fte, yte),
-                    "weight_norm": C.tree_norm(params), **kernel(params)}
-
-        return C.train(step, metrics, ((params0, opt.init(params0)), jnp.int32(0)), steps)
-
-    ds = C.run_grid(one, {"alpha": cfg.alpha, "init_scale": cfg.init_scale}, cfg.seed, steps)
+    model = Model(make_forward(cfg), lambda key, init_scale: init_params(key, cfg, init_scale),
+                  Data(xtr, jax.nn.one_hot(ytr, 10), xte, jax.nn.one_hot(yte, 10)), loss="mse", accuracy="argmax",
+                  init_axes={"init_scale": list(cfg.init_scale)}, name="mnist",
+                  description=f"MNIST {cfg.parametrization} ReLU MLP {'-'.join(map(str, layer_sizes(cfg)))} "
+                  f"({cfg.preset} preset)")
+    # full batch = a batch of all n points in the fixed shuffled order (the task's convention, unchanged)
+    layer = LazyRichConfig(alpha=tuple(cfg.alpha), seed=tuple(cfg.seed), steps=cfg.steps, log_points=cfg.log_points,
+                           optimizer="adamw", lr=(cfg.lr,), weight_decay=(cfg.weight_decay,), lr_rule="constant",
+                           batch_size=cfg.batch or n, batch_order="cycle", data_seed=cfg.data_seed, centered=False,
+                           linearized=False, kernel_points=cfg.kernel_points, divergence_bound=C.NONFINITE_ONLY)
+    ds = run_model(model, layer)
     ds.attrs.update(task="mnist", preset=cfg.preset, n_train=int(n), n_test=int(xte.shape[0]), data=cfg.data)
     ds.attrs["summary"] = summarize(ds)
     ds.attrs["resolved_config"] = config_to_json(cfg)

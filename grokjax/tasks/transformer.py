@@ -13,7 +13,9 @@ softmax cross-entropy (mean over examples). AdamW(b1 = 0.9, b2 = 0.98) with lr `
 = 2 in both of the authors' cells), decoupled weight decay, linear warm-up over ``warmup`` steps.
 With ``track_linear`` the exact linearisation ``h_lin(θ) = h(θ0) + J(θ0)(θ − θ0)`` (same centring, same
 optimiser) is trained side by side (App 15c). Result dims ``(alpha, seed, step)``; ``diverged_step`` (and
-``lin_diverged_step``) per ``(alpha, seed)``: the first step with a non-finite loss, -1 if none.
+``lin_diverged_step``) per ``(alpha, seed)``: the first step with a non-finite loss, -1 if none. Run through
+:func:`grokjax.run_model` (``lr_rule="alpha^-p"``, ``warmup_steps``, ``b1``/``b2`` as fixed optimizer
+hyperparameters), which also logs ``lin_deviation`` / ``lin_distance`` with the linearisation.
 
 Presets (``--preset``; explicit flags override):
 
@@ -32,13 +34,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import xarray as xr
 
 from grokjax._config import param
-from grokjax._engines import optax_step
 from grokjax._errors import require
-from grokjax._schedule import log_steps
 from grokjax.store import config_to_json
 from grokjax.tasks import _common as C
 
@@ -153,51 +152,23 @@ def make_data(p: int, train_frac: float, split_seed: int):
 
 
 def run(config: Config, quiet: bool = False) -> xr.Dataset:
-    """Train the α × seed sweep (vmapped, one jitted scan; optionally with the linearised model)."""
+    """Train the α × seed sweep (optionally with the linearised model) through :func:`grokjax.run_model` (one
+    compiled program) and return labelled curves (the task keeps only its model, data and presets)."""
+    from grokjax._lazy_rich import Data, LazyRichConfig, Model, run_model
+
     config.validate()
     cfg = config.resolved()
-    xtr, ytr, xte, yte = (jnp.asarray(v) for v in make_data(cfg.p, cfg.train_frac, cfg.split_seed))
-    steps = log_steps(cfg.steps, cfg.log_points)
-    track = bool(cfg.track_linear)
-
-    def one(alpha, key):
-        model0 = Transformer(key, cfg.p + 1, cfg.d_model, cfg.n_heads, cfg.d_mlp)
-        f_lin = C.linearize(apply, model0)
-        h0_tr, h0_te = apply(model0, xtr), apply(model0, xte)
-        lr = cfg.lr0 / alpha ** cfg.lr_power
-        sched = (lambda t: lr * jnp.minimum((t + 1) / cfg.warmup, 1.0)) if cfg.warmup > 0 else lr
-        opt = optax.adamw(sched, b1=0.9, b2=0.98, weight_decay=cfg.weight_decay)
-        models = (("net", apply), ("lin", f_lin)) if track else (("net", apply),)
-        kernel = C.kernel_tracker(lambda m, x: alpha * apply(m, x), model0, xte, cfg.kernel_points)
-
-        def loss(m, fn):
-            return C.cross_entropy(alpha * (fn(m, xtr) - h0_tr), ytr)
-
-        def step(state):
-            losses, out = {}, {}
-            for name, fn in models:
-                losses[name], out[name] = optax_step(opt, loss, state[name], fn)
-            return losses, out
-
-        def metrics(state):
-            res = {}
-            for name, fn in models:
-                m = state[name][0]
-                ltr = alpha * (fn(m, xtr) - h0_tr)
-                lte = alpha * (fn(m, xte) - h0_te)
-                pre = "" if name == "net" else "lin_"
-                res.update({pre + "train_loss": C.cross_entropy(ltr, ytr), pre + "test_loss": C.cross_entropy(lte, yte),
-                            pre + "train_acc": C.accuracy(ltr, ytr), pre + "test_acc": C.accuracy(lte, yte)})
-                if name == "net":
-                    res["weight_norm"] = C.tree_norm(m)
-                    res["rel_change"] = C.tree_norm(C.tree_sub(m, model0)) / C.tree_norm(model0)
-                    res.update(kernel(m))
-            return res
-
-        state = {name: (model0, opt.init(model0)) for name, _ in models}
-        return C.train(step, metrics, state, steps, tuple(name for name, _ in models))
-
-    ds = C.run_grid(one, {"alpha": cfg.alpha}, cfg.seed, steps)
+    xtr, ytr, xte, yte = make_data(cfg.p, cfg.train_frac, cfg.split_seed)
+    model = Model(apply, lambda key: Transformer(key, cfg.p + 1, cfg.d_model, cfg.n_heads, cfg.d_mlp),
+                  Data(xtr, ytr, xte, yte), loss="cross_entropy", accuracy="argmax", name="transformer",
+                  description=f"one-layer transformer (d_model {cfg.d_model}, {cfg.n_heads} heads, d_mlp {cfg.d_mlp}) "
+                  f"on modular addition mod {cfg.p} ({cfg.preset} preset)")
+    layer = LazyRichConfig(alpha=tuple(cfg.alpha), seed=tuple(cfg.seed), steps=cfg.steps, log_points=cfg.log_points,
+                           optimizer="adamw", lr=(cfg.lr0,), lr_rule="alpha^-p", lr_power=float(cfg.lr_power),
+                           warmup_steps=cfg.warmup, weight_decay=(cfg.weight_decay,), centered=True,
+                           linearized=bool(cfg.track_linear), kernel_points=cfg.kernel_points,
+                           divergence_bound=C.NONFINITE_ONLY)
+    ds = run_model(model, layer, sweep={"b1": [0.9], "b2": [0.98]})
     ds.attrs.update(task="transformer", preset=cfg.preset, n_train=int(xtr.shape[0]), n_test=int(xte.shape[0]))
     ds.attrs["summary"] = summarize(ds)
     ds.attrs["resolved_config"] = config_to_json(cfg)
