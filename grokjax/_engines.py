@@ -10,7 +10,7 @@ Momentum follows optax's ``trace``: v <- g + mu v, update u = v (heavy ball) or 
 theta <- theta - lr u. On the reduced engine the velocity V (N, D) is carried through its statistics
 vbar = V^T 1/N, W^T V/N, V^T V/N and W0^T V/N, which close under the update exactly like (wbar, M) do.
 
-:func:`optax_step` is the one optimizer step of the weights engine and of the tasks (``grokjax.tasks``).
+:func:`optax_step` is the one optimizer step of the weights engine (the tasks train through :func:`grokjax.run_model`).
 
 ``Engine.supports(cfg)`` returns ``None`` or ``(field, reason)``; :class:`grokjax.PolyConfig` calls it at
 construction, so an option an engine does not implement is refused (exit code 2 in the CLI), never ignored.
