@@ -50,19 +50,20 @@ import inspect
 import itertools
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from grokjax._checkpoint import run_chunks
 from grokjax._config import param
 from grokjax._errors import ConfigError, require
+from grokjax._metadata import MODEL_LAYER_VARIABLES
+from grokjax.store import attach_config
 
 __all__ = ["Data", "Model", "LazyRichConfig", "run_model", "check_model", "linearize", "plot_lazy_rich",
            "grokking_delays", "VARIABLES", "LR_RULES"]
@@ -706,43 +707,6 @@ def _fingerprint(model: Model, checked: _Checked, cfg: LazyRichConfig, axes, alp
     return digest.hexdigest()[:16]
 
 
-def _chunked(run: Callable, inputs: Mapping[str, np.ndarray], total: int, chunk: int, ckpt: Path | None,
-             fingerprint: str) -> dict[str, np.ndarray]:
-    """Run ``run(**inputs[idx]) -> {name: array (chunk, ...)}`` over the flat configuration axis in chunks of
-    ``chunk`` rows (the last padded by wrapping, so one compilation). With ``ckpt``: the folder is locked
-    (:func:`grokjax.store.folder_lock`), a chunk already written for this fingerprint is reused, each new chunk is
-    written atomically (with the fingerprint and its rows) as soon as it is done: a killed run resumes."""
-    import contextlib
-
-    from grokjax import _interrupt
-    from grokjax._checkpoint import check_manifest, load_chunk, rows_of, save_chunk
-    from grokjax.store import folder_lock
-
-    n_chunks = -(-total // chunk)
-    results: dict[int, dict[str, np.ndarray]] = {}
-    lock = contextlib.nullcontext() if ckpt is None else folder_lock(ckpt, "checkpoint_dir")
-    with lock:
-        if ckpt is not None:  # the shared proof (grokjax._checkpoint): fingerprint + layout, per-chunk rows + hash
-            check_manifest(ckpt, fingerprint, chunk, chunk, total, chunk)
-            _interrupt.checkpoint_started(ckpt, n_chunks)
-        for i in range(n_chunks):
-            lo, hi = i * chunk, min(total, (i + 1) * chunk)
-            path = ckpt / f"chunk_{i:05d}.npz" if ckpt is not None else None
-            if path is not None and (path.exists() or path.is_symlink()):
-                part = load_chunk(path, fingerprint, i, lo, hi, rows_of(inputs, lo, hi))
-                if part is not None:
-                    results[i] = part
-                    _interrupt.chunk_saved()
-                    continue
-            idx = np.arange(lo, lo + chunk) % total
-            out = jax.device_get(run(**{k: v[idx] for k, v in inputs.items()}))
-            results[i] = {k: np.asarray(v)[: hi - lo] for k, v in out.items()}
-            if path is not None:
-                save_chunk(path, results[i], fingerprint, i, lo, hi, rows_of(inputs, lo, hi), columns=list(inputs))
-                _interrupt.chunk_saved()
-    return {k: np.concatenate([results[i][k] for i in range(n_chunks)]) for k in results[0]}
-
-
 def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapping[str, Sequence[float]] | None = None,
               memory_limit: int | None = None):
     """Train ``model`` at every α × optimizer hyperparameter × seed of ``config`` in one compiled program and
@@ -832,8 +796,10 @@ def run_model(model: Model, config: LazyRichConfig | None = None, *, sweep: Mapp
         compiled = jax.jit(batched)
     started = time.perf_counter()
     with jax.enable_x64(cfg.dtype == "float64"):
-        out = _chunked(lambda **kw: compiled({k: jnp.asarray(v) for k, v in kw.items()}, checked.theta0[0]), flat,
-                       total, chunk, ckpt, fingerprint)
+        # the one chunk loop of every resumable run: lock, manifest, verified resume, atomic chunks, multi-host
+        out, _, _ = run_chunks(lambda idx: compiled({k: jnp.asarray(v[idx]) for k, v in flat.items()},
+                                                    checked.theta0[0]),
+                               flat, chunk, checkpoint_dir=ckpt, fingerprint=fingerprint, chunk_size=chunk)
     wall = time.perf_counter() - started
     return _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall, chunk, total, fingerprint)
 
@@ -852,49 +818,11 @@ def _predictor_words(cfg: LazyRichConfig) -> str:
             else "f(x) = alpha h(x; theta) (not centred)")
 
 
-#: Variables of :func:`run_model` datasets: name -> (long_name, units, description template); ``{loss}``,
-#: ``{predictor}`` and ``{probe}`` are filled with the run's own loss, predictor convention and probe set.
-VARIABLES: dict[str, tuple[str, str, str]] = {
-    "train_loss": ("train loss", "1", "{loss} of the predictor {predictor} on the training set"),
-    "test_loss": ("test loss", "1", "{loss} of the predictor on the test set"),
-    "train_acc": ("train accuracy", "1", "the model's accuracy rule ({accuracy}) on the training set"),
-    "test_acc": ("test accuracy", "1", "the model's accuracy rule ({accuracy}) on the test set"),
-    "lin_train_loss": ("linearised model train loss", "1",
-                       "{loss} of the exact linearisation around theta0 (same alpha, centring, optimizer), train set"),
-    "lin_test_loss": ("linearised model test loss", "1", "{loss} of the exact linearisation, test set"),
-    "lin_train_acc": ("linearised model train accuracy", "1", "accuracy of the exact linearisation, training set"),
-    "lin_test_acc": ("linearised model test accuracy", "1", "accuracy of the exact linearisation, test set"),
-    "weight_norm": ("weight norm", "1", "||theta||: Euclidean norm of all trained (floating-point) parameters"),
-    "rel_change": ("relative parameter change", "1", "||theta - theta0|| / ||theta0|| over all trained parameters"),
-    "lin_deviation": ("network - linearisation output distance", "1",
-                      "RMS over test points and outputs of f_net - f_lin (both alpha-scaled predictors)"),
-    "lin_distance": ("relative distance to the linearised model", "1",
-                     "RMS(f_net - f_lin) / RMS(f_lin - f_lin at theta0) on the test set (0 at step 0)"),
-    "kernel_movement": ("relative NTK movement", "1", "||K_t - K_0||_F / ||K_0||_F, output-traced empirical NTK "
-                        "of the predictor on {probe}"),
-    "kernel_alignment_init_paper": ("alignment of K_t with K_0 (paper centring)", "1",
-                                    "<HK_t, HK_0>_F/(||HK_t||_F ||HK_0||_F), H removes column means, on {probe}"),
-    "kernel_alignment_init_cortes": ("alignment of K_t with K_0 (Cortes centring)", "1",
-                                     "<HK_tH, HK_0H>_F/(||HK_tH||_F ||HK_0H||_F) on {probe}"),
-    "kernel_target_alignment_paper": ("kernel-target alignment (paper centring)", "1",
-                                      "<Kc, Yc Yc^T>_F/(||Kc||_F ||Yc Yc^T||_F), Kc = K_t minus column means, Yc the "
-                                      "centred targets (one-hot for labels) on {probe}"),
-    "kernel_target_alignment_cortes": ("kernel-target alignment (Cortes centring)", "1",
-                                       "as kernel_target_alignment_paper with the double-centred HK_tH, on {probe}"),
-    "after_kernel_test_loss": ("after-kernel regression test loss", "1",
-                               "mean squared error (no 1/2) on {probe} of kernel regression with the current NTK K_t "
-                               "fitted on the training set (ridge relative to tr K/n); targets one-hot for labels"),
-    "diverged_step": ("divergence step", "steps", "first step whose train loss was non-finite or above "
-                      "divergence_bound (-1: never); the network is frozen there"),
-    "lin_diverged_step": ("linearised model divergence step", "steps", "as diverged_step, for the linearisation"),
-}
-
-COORDINATES: dict[str, tuple[str, str, str]] = {
-    "alpha": ("output scale alpha", "1", "predictor {predictor}; learning rate {lr_rule}"),
-    "seed": ("initialisation seed", "1", "init(PRNGKey(seed)); also the minibatch stream"),
-    "step": ("optimizer step", "steps", "optimizer steps taken when the metrics were logged (0 = initialisation)"),
-    "lr": ("base learning rate", "1", "the optimizer's learning rate is {lr_rule}"),
-}
+#: Variables and coordinates of :func:`run_model` datasets: name -> (long_name, units, description template);
+#: ``{loss}``, ``{predictor}``, ``{accuracy}``, ``{probe}`` and ``{lr_rule}`` are filled with the run's own loss,
+#: predictor convention, accuracy rule, probe set and learning-rate rule (the table: ``grokjax/variables.json``).
+VARIABLES: dict[str, tuple[str, str, str]] = MODEL_LAYER_VARIABLES["variables"]
+COORDINATES: dict[str, tuple[str, str, str]] = MODEL_LAYER_VARIABLES["coordinates"]
 
 
 def _attrs_for(name: str, table, fill) -> dict[str, str]:
@@ -958,6 +886,7 @@ def _to_dataset(model, checked, cfg, axes, swept, fixed_hyper, steps, out, wall,
         n_chunks=-(-total // chunk), chunk_size=chunk, wall_seconds=wall, sweep_fingerprint=fingerprint,
         n_diverged=int(np.sum(out["diverged_step"] >= 0)))
     ds.attrs["summary"] = _summary(ds)
+    attach_config(ds, cfg)  # the run's LazyRichConfig in the store's one schema (a task attaches its own instead)
     return ds
 
 

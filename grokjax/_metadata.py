@@ -15,7 +15,7 @@ import warnings
 
 import xarray as xr
 
-__all__ = ["VARIABLES", "COORDINATES", "TASK_VARIABLES", "FIGURE_VARIABLES", "CONVENTIONS", "describe", "annotate",
+__all__ = ["VARIABLES", "COORDINATES", "TASK_VARIABLES", "FIGURE_VARIABLES", "MODEL_LAYER_VARIABLES", "CONVENTIONS", "describe", "annotate",
            "MissingMetadataWarning", "MissingMetadataError"]
 
 ATTRS = ("long_name", "units", "description")
@@ -37,7 +37,9 @@ def _load_tables() -> dict:
     return {"conventions": raw["conventions"], "variables": table(raw["variables"]),
             "coordinates": table(raw["coordinates"]),
             "tasks": {task: {**common, **table(entries)} for task, entries in raw["tasks"].items()},
-            "figures": {figure: table(entries) for figure, entries in raw["figures"].items()}}
+            "figures": {figure: table(entries) for figure, entries in raw["figures"].items()},
+            "model_layer": {part: {name: tuple(entry) for name, entry in entries.items()}  # templates, filled per run
+                            for part, entries in raw["model_layer"].items()}}
 
 
 _TABLES = _load_tables()
@@ -53,6 +55,9 @@ COORDINATES: dict[str, tuple[str, str, str]] = _TABLES["coordinates"]
 TASK_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = _TABLES["tasks"]
 #: Per-figure meanings where a figure reuses a name for something else (looked up first).
 FIGURE_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = _TABLES["figures"]
+#: :func:`grokjax.run_model` datasets: ``{"variables": ..., "coordinates": ...}``, descriptions as templates whose
+#: ``{loss}``, ``{predictor}``, ``{accuracy}``, ``{probe}`` and ``{lr_rule}`` the layer fills with the run's own.
+MODEL_LAYER_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = _TABLES["model_layer"]
 
 
 def describe(name: str, task: str | None = None, figure: str | None = None,

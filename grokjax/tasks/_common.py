@@ -82,6 +82,14 @@ def check_adamw(cfg: Any) -> None:
     require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
 
 
+def kernel_points_field():
+    """The ``kernel_points`` field every task declares (one declaration): the probe set of the layer's kernel
+    metrics (``LazyRichConfig.kernel_points``)."""
+    from grokjax._config import param
+
+    return param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
+
+
 class PresetConfig:
     """Base of the task configs with presets: fields left ``None`` come from ``PRESETS[preset]`` (explicit values
     win); :meth:`validate` checks the preset, then the task's own :meth:`check` and :func:`check_run` on the

@@ -34,7 +34,7 @@ import xarray as xr
 
 from grokjax._config import param
 from grokjax._errors import require
-from grokjax.store import config_to_json
+from grokjax.store import attach_config
 from grokjax.tasks import _common as C
 
 PRESETS: dict[str, dict] = {
@@ -54,6 +54,7 @@ class Config(C.PresetConfig):
     n_train: int = param(1000, "n train", check=">=1")
     n_test: int = param(2000, "n test", check=">=0")
     downsample: int = param(1, "average-pool images by this factor (1 = 28×28; 2 = 14×14)", choices=(1, 2, 4, 7))
+    kernel_points: int = C.kernel_points_field()
     parametrization: Optional[str] = param(None, "standard (x @ W.T + b) | meanfield (authors' cell)",
                                            choices=("standard", "meanfield"))
     init: Optional[str] = param(None, "torch | kaiming", choices=("torch", "kaiming"))
@@ -69,7 +70,6 @@ class Config(C.PresetConfig):
     log_points: int = param(120, "log points", check=">=2")
     seed: tuple[int, ...] = param((0,), "init seeds (vmapped)", check="seed")
     data_seed: int = param(0, "data seed", check="seed")
-    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
 
     def check(self) -> None:
         require(self.n_train >= 1, "n_train", "must be >= 1")
@@ -166,7 +166,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     ds = run_model(model, layer)
     ds.attrs.update(task="mnist", preset=cfg.preset, n_train=int(n), n_test=int(xte.shape[0]), data=cfg.data)
     ds.attrs["summary"] = summarize(ds)
-    ds.attrs["resolved_config"] = config_to_json(cfg)
+    attach_config(ds, cfg)  # the resolved config (presets applied), in the store's one schema
     return ds
 
 

@@ -44,7 +44,7 @@ class Config:
     log_points: int = param(200, "log points", check=">=2")
     seed: tuple[int, ...] = param((0,), "weight-init seeds (vmapped)", check="seed")
     split_seed: int = param(1, "train/test split", check="seed")
-    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
+    kernel_points: int = C.kernel_points_field()
 
     def __post_init__(self):
         validate_fields(self)  # every declared field, once per construction

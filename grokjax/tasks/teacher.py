@@ -70,7 +70,7 @@ class Config(C.PresetConfig):
     seed: tuple[int, ...] = param((1,), "student-init seeds (vmapped)", check="seed")
     teacher_seed: int = param(0, "teacher seed", check="seed")
     data_seed: int = param(0, "data seed", check="seed")
-    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
+    kernel_points: int = C.kernel_points_field()
 
     def check(self) -> None:
         for name in ("d_in", "width", "d_out", "n_train", "n_test"):

@@ -38,7 +38,7 @@ import xarray as xr
 
 from grokjax._config import param
 from grokjax._errors import require
-from grokjax.store import config_to_json
+from grokjax.store import attach_config
 from grokjax.tasks import _common as C
 
 _BASE = dict(p=113, d_model=128, n_heads=4, d_mlp=512)
@@ -125,7 +125,7 @@ class Config(C.PresetConfig):
     log_points: int = param(100, "log points", check=">=2")
     seed: tuple[int, ...] = param((0,), "init seeds (vmapped)", check="seed")
     split_seed: int = param(0, "split seed", check="seed")
-    kernel_points: int = param(0, "NTK movement from init, on this many test points (0 = off)", check=">=0")
+    kernel_points: int = C.kernel_points_field()
 
     def check(self) -> None:
         require(self.p >= 3, "p", "must be >= 3")
@@ -171,7 +171,7 @@ def run(config: Config, quiet: bool = False) -> xr.Dataset:
     ds = run_model(model, layer, sweep={"b1": [0.9], "b2": [0.98]})
     ds.attrs.update(task="transformer", preset=cfg.preset, n_train=int(xtr.shape[0]), n_test=int(xte.shape[0]))
     ds.attrs["summary"] = summarize(ds)
-    ds.attrs["resolved_config"] = config_to_json(cfg)
+    attach_config(ds, cfg)  # the resolved config (presets applied), in the store's one schema
     return ds
 
 
