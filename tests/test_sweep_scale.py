@@ -30,6 +30,25 @@ def _grokjax(args, **env):
                           capture_output=True, text=True, timeout=600)
 
 
+def _in_process(argv):
+    """(exit code, stderr) of ``grokjax ARGV`` run in this process (argparse's exit counts as its code): the same
+    main() that ``python -m grokjax`` exits with, without a process start and a fresh compile per call (the
+    command end to end, in a subprocess, is test_four_simulated_devices_equal_single_device and
+    test_bad_input_exits_2_naming_the_field)."""
+    import contextlib
+    import io
+
+    from grokjax.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+    return rc, err.getvalue()
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The single-device, single-process run, in-process (the two tests below run the command end to end)."""
@@ -112,8 +131,8 @@ def test_sigkill_then_resume_gives_identical_dataset(tmp_path):
 
 def test_sweep_that_cannot_fit_is_refused_before_compute(tmp_path):
     out = tmp_path / "x.nc"
-    result = _grokjax([*ARGS, "--memory-limit-gb", "0.000001", "--out", str(out)])
-    assert result.returncode == 2 and "memory_limit" in result.stderr
+    rc, err = _in_process(["run", "poly", *ARGS, "--memory-limit-gb", "0.000001", "--out", str(out)])
+    assert rc == 2 and "memory_limit" in err
     assert not out.exists()
     with pytest.raises(gj.ConfigError, match="memory_limit"):
         gj.run_sweep(gj.PolyConfig(D=8, N=16, P=24, steps=10, n_log=2), memory_limit=10)
@@ -141,18 +160,17 @@ def test_bad_input_exits_2_naming_the_field(tmp_path, args, field):
 
 def test_unknown_task_figure_and_malformed_config_exit_2(tmp_path):
     for args in (["run", "nope"], ["figure", "nope"]):
-        result = subprocess.run([sys.executable, "-m", "grokjax", *args], env=_env(), capture_output=True,
-                                text=True, timeout=120)
-        assert result.returncode == 2 and "invalid value for" in result.stderr
+        rc, err = _in_process(args)
+        assert rc == 2 and "invalid value for" in err
     bad = tmp_path / "bad.json"
     bad.write_text("{alpha: ")
-    result = _grokjax(["--config", str(bad)])
-    assert result.returncode == 2 and "'config'" in result.stderr
+    rc, err = _in_process(["run", "poly", "--config", str(bad)])
+    assert rc == 2 and "'config'" in err
     unknown = tmp_path / "unknown.json"
     unknown.write_text('{"alphaa": [1.0]}')
-    result = _grokjax(["--config", str(unknown)])
-    assert result.returncode == 2 and "'alphaa'" in result.stderr
+    rc, err = _in_process(["run", "poly", "--config", str(unknown)])
+    assert rc == 2 and "'alphaa'" in err
     good = tmp_path / "good.json"
     good.write_text('{"alpha": [0.0]}')
-    result = _grokjax(["--config", str(good)])
-    assert result.returncode == 2 and "'alpha'" in result.stderr
+    rc, err = _in_process(["run", "poly", "--config", str(good)])
+    assert rc == 2 and "'alpha'" in err

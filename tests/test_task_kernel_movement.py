@@ -34,7 +34,9 @@ def _tracker(fn, params0, X, points):
     return lambda params: kernel_movement(ntk_gram(fn, params, Xk, batch_size=batch), K0)
 
 
-@pytest.mark.parametrize("d_out, points", [(1, 9), (5, 60)])   # 300 columns > 256: batched route
+# (5, 60): 300 columns > 256, the batched route, -m slow (~20 s); ntk_gram's batched route (lax.map over column
+# batches, with a remainder, vector outputs) against the Jacobian contraction is in tests/test_ntk_gram.py by default
+@pytest.mark.parametrize("d_out, points", [(1, 9), pytest.param(5, 60, marks=pytest.mark.slow)])
 def test_tracker_equals_the_jacobian_gram(d_out, points):
     from grokjax.tasks import teacher
 
