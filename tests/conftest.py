@@ -1,6 +1,7 @@
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +13,20 @@ os.environ.setdefault("GROKJAX_STRICT_METADATA", "1")
 # environment before jax is imported, so the CLI subprocesses the tests start (which inherit os.environ) share it:
 # identical HLO built by different tests, closures or processes is compiled once. No test counts compilations.
 # A JAX_COMPILATION_CACHE_DIR already set by the caller is used as it is (and kept).
+_CACHE_PREFIX = "grokjax-test-xla-cache-pid"
+
+
+def _remove_caches_of_ended_sessions():
+    """A session killed before its end (SIGKILL, a timeout) cannot remove its cache folder: the next one does."""
+    for folder in Path(tempfile.gettempdir()).glob(_CACHE_PREFIX + "*"):
+        pid = folder.name[len(_CACHE_PREFIX):].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    _CACHE_DIR = tempfile.mkdtemp(prefix="grokjax-test-xla-cache-")
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE_DIR
+    _remove_caches_of_ended_sessions()
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"{_CACHE_PREFIX}{os.getpid()}-")
     os.environ["GROKJAX_TEST_XLA_CACHE_OWNER"] = str(os.getpid())
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
