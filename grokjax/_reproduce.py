@@ -29,6 +29,8 @@ class Row:
     measured: str
     verdict: str  # "holds", "does not hold" or "ERROR"
     wall_s: float
+    run: str = ""  # the reproduce run the row comes from: its start time (UTC, ISO 8601); "" in older tables
+    commit: str = ""  # grokjax commit of that run (grokjax.store.git_provenance; "+dirty" if modified), "" older
 
 
 def discover() -> tuple[dict[str, Callable], list[Row]]:
@@ -60,13 +62,25 @@ def _numbers(check) -> str:
     return "; ".join(f"{k}={format_number(v)}" for k, v in check.numbers.items())
 
 
+def _provenance_line(rows: Sequence[Row]) -> str:
+    """Where the rows come from: one run at one commit, or which runs and commits (a merged table says so)."""
+    runs = sorted({(r.run or "unrecorded", r.commit or "unrecorded") for r in rows})
+    if len(runs) == 1:
+        run, commit = runs[0]
+        return (f"Every row, plot and dataset comes from one `grokjax reproduce` run (started {run}) at grokjax "
+                f"commit `{commit}` (each dataset records it: `git_commit`, `git_dirty`).")
+    parts = [f"{sum((r.run or 'unrecorded', r.commit or 'unrecorded') == k for r in rows)} rows from the run "
+             f"started {k[0]} at commit `{k[1]}`" for k in runs]
+    return f"Rows merged from {len(runs)} runs: " + "; ".join(parts) + "."
+
+
 def render(rows: Sequence[Row], size: str) -> str:
     held = sum(r.verdict == "holds" for r in rows)
     failed = sum(r.verdict == "does not hold" for r in rows)
     errors = sum(r.verdict == "ERROR" for r in rows)
     lines = [f"# Claims checked by `grokjax reproduce --size {size}`", "",
              f"{held} hold, {failed} do not hold, {errors} errors; total wall time "
-             f"{sum(r.wall_s for r in rows):.0f} s.", "",
+             f"{sum(r.wall_s for r in rows):.0f} s.", "", _provenance_line(rows), "",
              "| figure | claim | measured | verdict | wall (s) |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {_cell(r.figure)} | {_cell(r.claim)} | {_cell(r.measured, 900)} | **{r.verdict}** | "
@@ -113,6 +127,14 @@ def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequen
 
     make_dirs(out_dir)  # removed on interrupt if still empty
     makers, rows = discover()
+    from datetime import datetime, timezone
+
+    from grokjax.store import git_provenance
+
+    git = git_provenance()
+    stamp = {"run": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "commit": git["git_commit"] + ("+dirty" if git["git_dirty"] == "true" else "")}
+    rows = [Row(**{**asdict(r), **stamp}) for r in rows]
     names = list(only) if only else list(makers)
     path = out_dir / "CLAIMS.md"
     store = out_dir / "CLAIMS.json"
@@ -130,7 +152,7 @@ def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequen
 
     for name in names:
         if name not in makers:
-            rows.append(Row(name, "unknown figure", f"no figure module provides {name!r}", "ERROR", 0.0))
+            rows.append(Row(name, "unknown figure", f"no figure module provides {name!r}", "ERROR", 0.0, **stamp))
             continue
         if not quiet:
             print(f"[reproduce] {name} ({size}) ...", flush=True)
@@ -138,13 +160,13 @@ def reproduce(size: str = "small", out_dir: str | Path = "figures", only: Sequen
         try:
             check = makers[name](name, size, out_dir, quiet=quiet)
             row = Row(name, check.claim, _numbers(check), "holds" if check.holds else "does not hold",
-                      time.perf_counter() - start)
+                      time.perf_counter() - start, **stamp)
             if not quiet:
                 print(check.report(), flush=True)
         except Exception as exc:  # noqa: BLE001 - one failing figure must not stop the others
             tail = traceback.format_exc().strip().splitlines()[-1]
             row = Row(name, "(figure raised)", f"{type(exc).__name__}: {exc} [{tail}]", "ERROR",
-                      time.perf_counter() - start)
+                      time.perf_counter() - start, **stamp)
             if not quiet:
                 print(f"[reproduce] {name} FAILED: {type(exc).__name__}: {exc}", flush=True)
         rows.append(row)

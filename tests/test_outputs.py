@@ -56,12 +56,29 @@ def _rows(folder):
     return {r["figure"]: r for r in json.loads((folder / "CLAIMS.json").read_text())["rows"]}
 
 
-def test_reproduce_only_merges_into_existing_table(tmp_path, fake_figures):
+def test_reproduce_only_merges_into_existing_table(tmp_path, fake_figures, monkeypatch):
+    from datetime import datetime as real_datetime
+
+    from grokjax.store import git_provenance
+
     assert rp.reproduce(size="tiny", out_dir=tmp_path, quiet=True) == 0
     assert set(_rows(tmp_path)) == {"figA", "figB", "figC"}
     before = _rows(tmp_path)
+    git = git_provenance()
+    commit = git["git_commit"] + ("+dirty" if git["git_dirty"] == "true" else "")
+    assert {r["commit"] for r in before.values()} == {commit} and len({r["run"] for r in before.values()}) == 1
+    assert "comes from one `grokjax reproduce` run" in (tmp_path / "CLAIMS.md").read_text()
     fake_figures.clear()
+
+    class _Later(real_datetime):  # a second, later run: the table must say that its rows are merged
+        @classmethod
+        def now(cls, tz=None):
+            return real_datetime(2999, 1, 1, tzinfo=tz)
+
+    monkeypatch.setattr("datetime.datetime", _Later)
     rp.reproduce(size="tiny", out_dir=tmp_path, only=["figB"], quiet=True)
+    assert "Rows merged from 2 runs: 2 rows from the run started" in (tmp_path / "CLAIMS.md").read_text()
+    assert "1 rows from the run started 2999-01-01T00:00:00Z" in (tmp_path / "CLAIMS.md").read_text()
     after = _rows(tmp_path)
     assert fake_figures == ["figB"] and set(after) == {"figA", "figB", "figC"}
     assert after["figA"] == before["figA"] and after["figC"] == before["figC"]
