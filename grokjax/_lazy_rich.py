@@ -384,7 +384,8 @@ def check_model(model: Model, config: LazyRichConfig | None = None) -> _Checked:
                     finite.append(jnp.isfinite(v))
                 learned["metric_names"] = tuple(extra)
             x = jnp.concatenate([x_train, x_test])  # one traced apply (one compilation) for both sets
-            out = _user_call("apply", "apply(params, x_train + x_test)", model.apply, params, x)
+            out = _user_call("apply", f"apply(params, x) on the data's inputs (x_train + x_test, x of shape "
+                             f"{tuple(x.shape)}: do the data's shapes fit the model?)", model.apply, params, x)
             require(hasattr(out, "shape") and hasattr(out, "dtype"), "apply",
                     f"must return an array, returned {type(out).__name__}")
             require(out.ndim >= 1 and out.shape[0] == x.shape[0], "apply",
