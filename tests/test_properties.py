@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import json
 import math
 import tempfile
@@ -252,16 +251,10 @@ def _no_compute(monkeypatch_targets):
 
 
 def _cli(argv):
-    """(exit code, stderr) of ``grokjax ARGV`` in this process; argparse's exit counts as its code."""
-    from grokjax.cli import main
+    """(exit code, stderr) of ``grokjax ARGV`` in this process (tests/_cli.py)."""
+    from _cli import in_process
 
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            rc = main(argv)
-        except SystemExit as exc:
-            rc = exc.code
-    return rc, err.getvalue()
+    return in_process(argv)
 
 
 TASK_FIELDS = [(t, n) for t in TASKS for n in (f.name for f in dataclasses.fields(load_task(t).Config))

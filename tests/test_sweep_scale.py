@@ -31,22 +31,11 @@ def _grokjax(args, **env):
 
 
 def _in_process(argv):
-    """(exit code, stderr) of ``grokjax ARGV`` run in this process (argparse's exit counts as its code): the same
-    main() that ``python -m grokjax`` exits with, without a process start and a fresh compile per call (the
-    command end to end, in a subprocess, is test_four_simulated_devices_equal_single_device and
-    test_bad_input_exits_2_naming_the_field)."""
-    import contextlib
-    import io
+    """(exit code, stderr) of ``grokjax ARGV`` run in this process (the command end to end, in a subprocess, is
+    test_four_simulated_devices_equal_single_device and test_bad_input_exits_2_naming_the_field)."""
+    from _cli import in_process
 
-    from grokjax.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            rc = main(argv)
-        except SystemExit as exc:
-            rc = exc.code
-    return rc, err.getvalue()
+    return in_process(argv)
 
 
 @pytest.fixture(scope="module")
