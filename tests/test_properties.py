@@ -17,6 +17,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _cli import in_process as _cli  # (exit code, stderr) of grokjax ARGV in this process
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -248,13 +249,6 @@ def _no_compute(monkeypatch_targets):
     finally:
         for obj, attr, old in saved:
             setattr(obj, attr, old)
-
-
-def _cli(argv):
-    """(exit code, stderr) of ``grokjax ARGV`` in this process (tests/_cli.py)."""
-    from _cli import in_process
-
-    return in_process(argv)
 
 
 TASK_FIELDS = [(t, n) for t in TASKS for n in (f.name for f in dataclasses.fields(load_task(t).Config))

@@ -12,6 +12,8 @@ import pytest
 import xarray as xr
 
 import grokjax as gj
+from _cli import in_process as _in_process  # grokjax ARGV in this process (end to end in a subprocess:
+# test_four_simulated_devices_equal_single_device and test_bad_input_exits_2_naming_the_field)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--D", "8", "--N", "16", "--P", "24", "--P-test", "40", "--steps", "300", "--n-log", "10",
@@ -28,14 +30,6 @@ def _env(**extra):
 def _grokjax(args, **env):
     return subprocess.run([sys.executable, "-m", "grokjax", "run", "poly", *args], env=_env(**env),
                           capture_output=True, text=True, timeout=600)
-
-
-def _in_process(argv):
-    """(exit code, stderr) of ``grokjax ARGV`` run in this process (the command end to end, in a subprocess, is
-    test_four_simulated_devices_equal_single_device and test_bad_input_exits_2_naming_the_field)."""
-    from _cli import in_process
-
-    return in_process(argv)
 
 
 @pytest.fixture(scope="module")
