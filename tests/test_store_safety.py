@@ -122,28 +122,32 @@ def test_lock_is_reentrant_within_one_process(tmp_path):
 
 
 def test_two_processes_racing_for_one_new_output_one_wins(tmp_path):
-    path = tmp_path / "r.nc"
+    """Both processes import grokjax, meet at a file barrier, then save to the same new path at once."""
+    out, barrier = tmp_path / "out", tmp_path / "barrier"
+    out.mkdir()
+    barrier.mkdir()
+    path = out / "r.nc"
     script = textwrap.dedent(f"""
-        import sys, time
+        import pathlib, sys, time
         import numpy as np, xarray as xr
         import grokjax as gj
-        start = float(sys.argv[1])
-        ds = xr.Dataset({{"train_loss": ("step", np.full(3, float(sys.argv[2])))}}, coords={{"step": [0, 1, 2]}})
-        time.sleep(max(0.0, start - time.time()))
+        barrier = pathlib.Path({str(barrier)!r})
+        (barrier / sys.argv[1]).touch()
+        deadline = time.time() + 120
+        while len(list(barrier.iterdir())) < 2 and time.time() < deadline:
+            time.sleep(0.001)
+        ds = xr.Dataset({{"train_loss": ("step", np.full(3, float(sys.argv[1])))}}, coords={{"step": [0, 1, 2]}})
         try:
             gj.save_dataset(ds, {str(path)!r})
             print("saved")
         except gj.ConfigError as err:
             print("refused", err.field)
     """)
-    import time
-
-    start = str(time.time() + 8.0)
-    procs = [subprocess.Popen([sys.executable, "-c", script, start, str(i)], stdout=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], stdout=subprocess.PIPE, text=True)
              for i in range(2)]
     outs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert outs == ["refused out", "saved"], outs
-    assert _listing(tmp_path) == ["r.nc"]
+    assert _listing(out) == ["r.nc"]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
