@@ -1,5 +1,7 @@
 """``grokjax figure NAME --seeds ...``: every seed is run and kept, the claim is judged on the seed means, the
-seed-0 member equals the default (single-seed) run, and ``--from`` re-judges to the same verdict."""
+seed-0 member equals the default (single-seed) run, and ``--from`` re-judges to the same verdict. The default run
+of fig1 also gets tests/test_figure_from.py's check (``--from`` re-plots it without computing): that is fig_poly's
+default case of that check (its own, phase, runs with -m slow there)."""
 import numpy as np
 import pytest
 
@@ -15,11 +17,16 @@ def _figure(tmp_path, capsys, name, *extra):
 
 
 @pytest.mark.parametrize("name", ["fig1", pytest.param("fig3a", marks=pytest.mark.slow)])
-def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_path, capsys):
+def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_path, capsys, monkeypatch):
     import experiments.fig_poly as F
     from experiments._figure import seed_mean
 
-    single, _, _ = _figure(tmp_path, capsys, name)
+    out_single = tmp_path / "single"
+    assert cli.main(["figure", name, "--size", "tiny", "--out", str(out_single), "--quiet"]) == 0
+    first = capsys.readouterr().out
+    data_single = out_single / "data" / f"{name}.nc"
+    assert f"wrote {data_single}" in first and data_single.exists()
+    single = load_dataset(data_single)
     multi, report, out = _figure(tmp_path, capsys, name, "--seeds", "0", "3")
     assert "seed" not in single.dims and list(multi["seed"].values) == [0, 3]
     assert multi.attrs["seeds"] in ([0, 3], "[0, 3]")
@@ -32,6 +39,14 @@ def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_p
     assert cli.main(["figure", name, "--from", str(out / "data" / f"{name}.nc"), "--quiet"]) == 0
     again = [line for line in capsys.readouterr().out.splitlines() if "HOLDS" in line]
     assert again == report
+    # the default (single-seed) dataset: --from re-judges it to the same verdict and re-plots it, computing nothing
+    (out_single / f"{name}.png").unlink()
+    monkeypatch.setattr(F, "run", lambda *a, **k: pytest.fail("--from must not compute"))
+    assert cli.main(["figure", name, "--from", str(data_single), "--out", str(out_single)]) == 0
+    second = capsys.readouterr().out
+    verdict = [line for line in first.splitlines() if line.startswith(f"[{name}]")]
+    assert verdict and verdict == [line for line in second.splitlines() if line.startswith(f"[{name}]")]
+    assert (out_single / f"{name}.png").stat().st_size > 1000
 
 
 def test_task_figure_with_seeds_runs_those_seeds(tmp_path, capsys):

@@ -1,5 +1,7 @@
 """Kernel movement (||K_t - K0||/||K0||, alignment of K_t with K0) and the after-kernel test loss:
 closed form from the statistics (inside the compiled run) against the Jacobian route and explicit matrices."""
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,9 @@ from grokjax._kernels import (KERNEL_MOVEMENT, empirical_kernel_movement, kernel
                               kernel_movement, kernel_regression_test_loss)
 
 
+# Each test computes its routes inside one jax.jit: one compiled program instead of one per operation (op-by-op
+# dispatch compiles every operation, and that was most of this file's time).
+@partial(jax.jit, static_argnames=("N", "D", "n", "trained"))
 def _problem(key, N=6, D=4, n=11, trained=False):
     k1, k2, k3 = jax.random.split(key, 3)
     params0 = gj.init_params(k1, N, D, trained_readouts=trained, dtype=jnp.float64)
@@ -32,13 +37,20 @@ def _explicit(K, K0):
 
 def test_kernel_target_alignment_is_kernel_kernel_alignment_with_yy(x64):
     _, params, X = _problem(jax.random.PRNGKey(0))
-    K = gj.ntk_closed_form(X, X, gj.sufficient_stats(params), 1.3, 0.4, 6)
-    y = jnp.sin(jnp.arange(X.shape[0], dtype=jnp.float64)) + 0.3
-    yc = y - jnp.mean(y)
-    L = jnp.outer(yc, yc)
-    assert abs(kernel_kernel_alignment(K, L, "paper") - gj.cka_paper(K, y)) < 1e-13
-    assert abs(kernel_kernel_alignment(K, L, "cortes") - gj.cka_cortes(K, y)) < 1e-13
-    assert abs(gj.cka_paper(K, y) - gj.cka_cortes(K, y)) > 1e-4  # the two centrings differ here
+
+    @jax.jit
+    def routes(params, X):
+        K = gj.ntk_closed_form(X, X, gj.sufficient_stats(params), 1.3, 0.4, 6)
+        y = jnp.sin(jnp.arange(X.shape[0], dtype=jnp.float64)) + 0.3
+        yc = y - jnp.mean(y)
+        L = jnp.outer(yc, yc)
+        return (kernel_kernel_alignment(K, L, "paper"), gj.cka_paper(K, y), kernel_kernel_alignment(K, L, "cortes"),
+                gj.cka_cortes(K, y))
+
+    kka_paper, paper, kka_cortes, cortes = routes(params, X)
+    assert abs(kka_paper - paper) < 1e-13
+    assert abs(kka_cortes - cortes) < 1e-13
+    assert abs(paper - cortes) > 1e-4  # the two centrings differ here
 
 
 @pytest.mark.parametrize("trained", [False, True])
@@ -50,14 +62,18 @@ def test_closed_form_kernel_movement_equals_jacobian_route(x64, trained):
         ntk = lambda p: gj.ntk_features(p, X, X, alpha, eps)  # noqa: E731
     else:
         ntk = lambda p: gj.ntk_closed_form(X, X, gj.sufficient_stats(p), alpha, eps, 6)  # noqa: E731
-    closed = kernel_movement(ntk(params), ntk(params0))
-    jac = empirical_kernel_movement(f, params, params0, X)
-    explicit = _explicit(ntk(params), ntk(params0))
+
+    @jax.jit
+    def routes(params, params0):
+        return (kernel_movement(ntk(params), ntk(params0)), empirical_kernel_movement(f, params, params0, X),
+                ntk(params), ntk(params0), kernel_movement(ntk(params0), ntk(params0)))
+
+    closed, jac, K, K0, same = routes(params, params0)
+    explicit = _explicit(K, K0)
     for name in KERNEL_MOVEMENT:
         assert abs(closed[name] - jac[name]) <= 1e-10 * abs(jac[name]), (name, closed[name], jac[name])
         assert abs(closed[name] - explicit[name]) <= 1e-10 * abs(explicit[name]), name
     assert 0.05 < closed["kernel_movement"] and closed["kernel_alignment_init_paper"] < 0.9999
-    same = kernel_movement(ntk(params0), ntk(params0))
     assert abs(same["kernel_movement"]) < 1e-14 and abs(same["kernel_alignment_init_cortes"] - 1) < 1e-12
 
 
@@ -69,11 +85,16 @@ def test_after_kernel_loss_closed_form_equals_jacobian_route(x64):
     f = lambda p, Xs: gj.committee(p, Xs, alpha, eps)  # noqa: E731
     closed = lambda X1, X2: gj.ntk_closed_form(X1, X2, gj.sufficient_stats(params), alpha, eps, 6)  # noqa: E731
     jac = lambda X1, X2: gj.empirical_ntk(f, params, X1, X2)  # noqa: E731
+
+    @jax.jit
+    def routes(ridge, off):
+        return (kernel_regression_test_loss(closed, X, y, Xt, yt, ridge, off, -off),
+                kernel_regression_test_loss(jac, X, y, Xt, yt, ridge, off, -off), jac(X, X), jac(Xt, X))
+
     for ridge, off in [(1e-3, 0.0), (0.1, 0.2)]:
-        a = kernel_regression_test_loss(closed, X, y, Xt, yt, ridge, off, -off)
-        b = kernel_regression_test_loss(jac, X, y, Xt, yt, ridge, off, -off)
-        K = np.asarray(jac(X, X))
-        pred = np.asarray(jac(Xt, X)) @ np.linalg.solve(K + ridge * np.trace(K) / 16 * np.eye(16), y - off) - off
+        a, b, K, Kt = routes(ridge, off)
+        K = np.asarray(K)
+        pred = np.asarray(Kt) @ np.linalg.solve(K + ridge * np.trace(K) / 16 * np.eye(16), y - off) - off
         assert abs(a - b) <= 1e-10 * b and abs(b - np.mean((pred - yt) ** 2)) <= 1e-10 * b
 
 
@@ -85,27 +106,33 @@ def test_tracked_kernel_metrics_equal_jacobian_route_on_independent_gd(x64, engi
                         alpha=0.8, eps=0.5, eta0=0.5, dtype="float64", engine=engine, readouts=readouts,
                         centered=centered, ridge=1e-3)
     s = gj.Scalars.from_config(cfg, jnp.float64)
-    data = gj.make_data(jax.random.PRNGKey(3), cfg.D, cfg.P, cfg.P_test, dtype=jnp.float64)
-    params0 = gj.init_params(jax.random.PRNGKey(4), cfg.N, cfg.D, trained_readouts=readouts == "trained",
-                             dtype=jnp.float64)
+    data = jax.jit(lambda k: gj.make_data(k, cfg.D, cfg.P, cfg.P_test, dtype=jnp.float64))(jax.random.PRNGKey(3))
+    params0 = jax.jit(lambda k: gj.init_params(k, cfg.N, cfg.D, trained_readouts=readouts == "trained",
+                                               dtype=jnp.float64))(jax.random.PRNGKey(4))
     out = jax.jit(lambda sc: gj.simulate_from(cfg, sc, data, params0))(s)
     f = lambda p, Xs: gj.committee(p, Xs, cfg.alpha, cfg.eps)  # noqa: E731
     f0 = f(params0, data.X) if centered else 0.0
     lr = cfg.eta0 * cfg.N / cfg.alpha**2
     grad = jax.jit(jax.grad(lambda p: jnp.mean((f(p, data.X) - f0 - data.y) ** 2)))
+    step_fn = jax.jit(lambda p: jax.tree.map(lambda v, g: v - lr * g, p, grad(p)))
+
+    @jax.jit
+    def reference(params):  # the Jacobian route on the parameters reached
+        ntk = lambda X1, X2: gj.empirical_ntk(f, params, X1, X2)  # noqa: E731
+        off, toff = (0.0, 0.0) if centered else (f(params0, data.X), f(params0, data.X_test))
+        return (empirical_kernel_movement(f, params, params0, data.X_test),
+                kernel_regression_test_loss(ntk, data.X, data.y, data.X_test, data.y_test, cfg.ridge, off, toff))
+
     steps = gj.logged_steps(cfg)
     params, done = params0, 0
     kr0 = None
     for i, step in enumerate(steps):
         for _ in range(step - done):
-            params = jax.tree.map(lambda v, g: v - lr * g, params, grad(params))
+            params = step_fn(params)
         done = step
-        ref = empirical_kernel_movement(f, params, params0, data.X_test)
+        ref, after = reference(params)
         for name in KERNEL_MOVEMENT:
             assert abs(out[name][i] - ref[name]) <= 1e-10 * max(abs(ref[name]), 1e-3), (step, name)
-        ntk = lambda X1, X2: gj.empirical_ntk(f, params, X1, X2)  # noqa: E731
-        off, toff = (0.0, 0.0) if centered else (f(params0, data.X), f(params0, data.X_test))
-        after = kernel_regression_test_loss(ntk, data.X, data.y, data.X_test, data.y_test, cfg.ridge, off, toff)
         assert abs(out["after_kernel_test_loss"][i] - after) <= 1e-10 * after, step
         kr0 = after if step == 0 else kr0
     assert out["kernel_movement"][0] < 1e-12 and out["kernel_movement"][-1] > 1e-3

@@ -35,55 +35,78 @@ def _jacobian(fn, params, X):
     return J.reshape(X.shape[0], -1, flat.size)
 
 
-@pytest.fixture
-def data(x64):
-    keys = jax.random.split(jax.random.PRNGKey(3), 8)
-    D, N = 5, 7
-    committee = {"W": jax.random.normal(keys[0], (N, D)), "a": jax.random.normal(keys[1], (N,))}
-    mlp = ((jax.random.normal(keys[2], (D, 6)), jax.random.normal(keys[3], (6,))),
-           {"W": jax.random.normal(keys[4], (6, 3)), "b": jax.random.normal(keys[5], (3,))})
-    X1 = jax.random.normal(keys[6], (9, D)) / np.sqrt(D)
-    X2 = jax.random.normal(keys[7], (4, D)) / np.sqrt(D)
-    return committee, mlp, X1, X2
+@pytest.fixture(scope="module")
+def data():
+    """Float64 parameters and points, drawn in one compiled program (op-by-op dispatch compiles every op)."""
+    @jax.jit
+    def draw(key):
+        keys = jax.random.split(key, 8)
+        D, N = 5, 7
+        committee = {"W": jax.random.normal(keys[0], (N, D)), "a": jax.random.normal(keys[1], (N,))}
+        mlp = ((jax.random.normal(keys[2], (D, 6)), jax.random.normal(keys[3], (6,))),
+               {"W": jax.random.normal(keys[4], (6, 3)), "b": jax.random.normal(keys[5], (3,))})
+        X1 = jax.random.normal(keys[6], (9, D)) / np.sqrt(D)
+        X2 = jax.random.normal(keys[7], (4, D)) / np.sqrt(D)
+        return committee, mlp, X1, X2
+
+    with jax.enable_x64(True):
+        return draw(jax.random.PRNGKey(3))
 
 
+# Each test runs its routes inside one jax.jit (one compiled program instead of one per operation: op-by-op dispatch
+# compiled every operation, and that was most of this file's time).
 # None (one vmapped batch) and 3 (batched lax.map, with a remainder over X2's 4 points) are the routes; 1 -m slow
 @pytest.mark.parametrize("batch_size", [None, pytest.param(1, marks=pytest.mark.slow), 3])
-def test_scalar_output_equals_jacobian_contraction(data, batch_size):
+def test_scalar_output_equals_jacobian_contraction(x64, data, batch_size):
     committee, _, X1, X2 = data
     f = _committee()
-    K = ntk_gram(f, committee, X1, X2, batch_size=batch_size)
+
+    @jax.jit
+    def routes(committee, X1, X2):
+        return (ntk_gram(f, committee, X1, X2, batch_size=batch_size), gj.empirical_ntk(f, committee, X1, X2),
+                ntk_gram(f, committee, X1, batch_size=batch_size), ntk_features(committee, X1, X1, 1.5, 0.3))
+
+    K, K_jac, K11, K11_closed = routes(committee, X1, X2)
     assert K.dtype == jnp.float64 and K.shape == (9, 4)
-    np.testing.assert_allclose(K, gj.empirical_ntk(f, committee, X1, X2), **TOL)
-    np.testing.assert_allclose(ntk_gram(f, committee, X1, batch_size=batch_size),
-                               ntk_features(committee, X1, X1, 1.5, 0.3), **TOL)  # closed form, trained readouts
+    np.testing.assert_allclose(K, K_jac, **TOL)
+    np.testing.assert_allclose(K11, K11_closed, **TOL)  # closed form, trained readouts
 
 
 @pytest.mark.parametrize("outputs", ["trace", "full"])
-def test_vector_output_pytree_equals_jacobian_contraction(data, outputs):
+def test_vector_output_pytree_equals_jacobian_contraction(x64, data, outputs):
     _, mlp, X1, X2 = data
-    J1, J2 = _jacobian(_mlp, mlp, X1), _jacobian(_mlp, mlp, X2)
-    if outputs == "trace":
-        expected = jnp.einsum("icp,jcp->ij", J1, J2)
-    else:
-        expected = J1.reshape(-1, J1.shape[-1]) @ J2.reshape(-1, J2.shape[-1]).T
-    K = ntk_gram(_mlp, mlp, X1, X2, outputs=outputs, batch_size=2)
+
+    @jax.jit
+    def routes(mlp, X1, X2):
+        J1, J2 = _jacobian(_mlp, mlp, X1), _jacobian(_mlp, mlp, X2)
+        if outputs == "trace":
+            expected = jnp.einsum("icp,jcp->ij", J1, J2)
+        else:
+            expected = J1.reshape(-1, J1.shape[-1]) @ J2.reshape(-1, J2.shape[-1]).T
+        return ntk_gram(_mlp, mlp, X1, X2, outputs=outputs, batch_size=2), expected
+
+    K, expected = routes(mlp, X1, X2)
     assert K.shape == expected.shape
     np.testing.assert_allclose(K, expected, **TOL)
 
 
-def test_jittable_and_kernel_movement_routes_agree(data):
+def test_jittable_and_kernel_movement_routes_agree(x64, data):
     committee, mlp, X1, _ = data
     f = _committee()
-    K = jax.jit(lambda p: ntk_gram(f, p, X1))(committee)
-    np.testing.assert_allclose(K, gj.empirical_ntk(f, committee, X1, X1), **TOL)
-    moved = jax.tree_util.tree_map(lambda x: x + 0.2 * jnp.sin(3.0 * x), committee)
-    nvp = empirical_kernel_movement(f, moved, committee, X1, route="nvp", batch_size=4)
-    jac = empirical_kernel_movement(f, moved, committee, X1)
+    K, K_jac = jax.jit(lambda p: (ntk_gram(f, p, X1), gj.empirical_ntk(f, p, X1, X1)))(committee)
+    np.testing.assert_allclose(K, K_jac, **TOL)
+
+    @jax.jit
+    def routes(committee, mlp):
+        moved = jax.tree_util.tree_map(lambda x: x + 0.2 * jnp.sin(3.0 * x), committee)
+        nvp = empirical_kernel_movement(f, moved, committee, X1, route="nvp", batch_size=4)
+        jac = empirical_kernel_movement(f, moved, committee, X1)
+        return nvp, jac, empirical_kernel_movement(_mlp, mlp, mlp, X1, route="nvp")
+
+    nvp, jac, same = routes(committee, mlp)
     for name in jac:
         np.testing.assert_allclose(nvp[name], jac[name], **TOL)
     assert float(nvp["kernel_movement"]) > 1e-3
-    same = empirical_kernel_movement(_mlp, mlp, mlp, X1, route="nvp")
     assert float(same["kernel_movement"]) == 0.0
     np.testing.assert_allclose(same["kernel_alignment_init_cortes"], 1.0, **TOL)
 
