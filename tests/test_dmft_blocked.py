@@ -26,8 +26,10 @@ def pathwise_stored():
     return _solve("pathwise", noise="stored")
 
 
-# the default suite keeps one case per exactness reason (block = 1; window >= T) on the default noise
-_FAST_EXACT = {(3, 1, "conditional"), (40, 4, "conditional")}
+# the default suite keeps the block = 1 case on the default noise; the other exactness reason (window >= T) is
+# checked by default at float32 state precision in test_float32_state_close_to_float64 (window 40, blocks of 4,
+# against the pathwise float64 solve), and to round-off in the slow suite
+_FAST_EXACT = {(3, 1, "conditional")}
 
 
 @pytest.mark.parametrize("window,block,noise", [
@@ -58,9 +60,11 @@ def test_spread_approximation_is_small(pathwise):
 
 
 def test_float32_state_close_to_float64(pathwise):
+    """float32 tangent storage (the default) on an exact configuration (window >= T): within 1e-5 of the float64
+    pathwise reference (float32 round-off of the stored tangents; the estimator itself adds nothing here)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = solve_dmft(SET, SolverConfig(S=300, seed=2, jac_dtype="float32", window=3, block=1))
+        r = solve_dmft(SET, SolverConfig(S=300, seed=2, jac_dtype="float32", window=40, block=4))
     assert np.max(np.abs(r.test - pathwise.test)) < 1e-5
     assert np.max(np.abs(r.train - pathwise.train)) < 1e-5
 

@@ -1,4 +1,5 @@
 """The weight noise's conditional route (``dmft._noise``) against the stored ``Xi`` of spec §7.2."""
+import dataclasses
 import warnings
 
 import jax
@@ -9,6 +10,13 @@ import pytest
 from dmft import ModelConfig, SolverConfig, solve_dmft
 from dmft import _blocked, _noise, _sampled
 from dmft._params import to_params
+
+
+# The model, sample count and blocked-estimator settings (window 3, blocks of 4, float64) of the marches below:
+# those of tests/test_dmft_blocked.py (SET, S = 300, test_spread_approximation_is_small), so the conditional march's
+# compiled steps are shared through the session's XLA cache; test_longer_horizon_extends_a_shorter_one reuses them.
+_NOISE_SET = ModelConfig(N=4, a=8.0, alpha=2.0, eps=0.5, eta=4.0, dt=0.25, T=16)
+_S, _WINDOW, _BLOCK = 300, 3, 4
 
 
 def _smooth_history(rng, T, S, N, step=0.01):
@@ -39,20 +47,20 @@ def test_conditional_route_reproduces_a_stored_xi():
     """Exactness on the same random numbers: with ``Z = Xi^T G L^{-T}`` built from a stored ``Xi`` and the signal
     history that the stored-noise solve produced, the conditional-noise solve retraces that solve (``Z L^T = Xi^T
     G`` step by step, by induction over t).  A wrong factor, a wrong block order or an acausal row breaks it."""
-    cfg = ModelConfig(N=3, a=8.0, alpha=2.0, eps=0.5, T=20)
-    sc = SolverConfig(S=256, seed=4, noise="stored")
-    edges = tuple(map(tuple, _blocked.block_edges(cfg.T, 3).tolist()))
+    cfg = _NOISE_SET
+    sc = SolverConfig(S=_S, seed=4, noise="stored")
+    edges = tuple(map(tuple, _blocked.block_edges(cfg.T, _BLOCK).tolist()))
     with jax.enable_x64(True):
         p = to_params(cfg)
         samples = _sampled._samples(cfg, sc)
         XiT = _sampled._full_xi_t(sc)
-        ref = _blocked.march(samples, XiT, p, "regression", 4, edges, "stored", histories=True)
+        ref = _blocked.march(samples, XiT, p, "regression", _WINDOW, edges, "stored", histories=True)
         G = ref["g"]  # (S, T, N)
         L = _noise.factor_of_history(jnp.transpose(G, (1, 0, 2))).T
         Q = jax.scipy.linalg.solve_triangular(L, G.reshape(sc.S, -1).T, lower=True).T
-        new = _blocked.march(samples, XiT @ Q, p, "regression", 4, edges, "conditional")
+        new = _blocked.march(samples, XiT @ Q, p, "regression", _WINDOW, edges, "conditional")
         fresh = _blocked.march(samples, _noise.fresh_normals(sc.seed, sc.S, cfg.T, cfg.N, jnp.float64), p,
-                               "regression", 4, edges, "conditional")
+                               "regression", _WINDOW, edges, "conditional")
     for name in ("train", "test", "m", "Q", "Rg", "mug", "Cg"):
         scale = np.max(np.abs(np.asarray(ref[name])))
         assert np.max(np.abs(np.asarray(new[name]) - np.asarray(ref[name]))) < 1e-8 * scale, name
@@ -79,14 +87,20 @@ def test_noise_has_the_empirical_signal_covariance():
 
 @pytest.mark.parametrize("noise", ["conditional", pytest.param("stored", marks=pytest.mark.slow)])
 def test_longer_horizon_extends_a_shorter_one(noise):
-    """The random numbers of step t do not depend on T: a T = 8 solve is the start of a T = 14 solve."""
+    """The random numbers of step t do not depend on T: a T = 8 solve is the start of a T = 16 solve.
+
+    The long solve has the shapes and static settings of the marches in
+    test_conditional_route_reproduces_a_stored_xi, so its compiled steps are reused; with window 3 < t the blocked
+    estimator's block spreading is in play too (the blocks of the T = 8 solve are the first blocks of the T = 16
+    one)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sc = SolverConfig(S=200, seed=3, noise=noise, jac_dtype="float64")
-        short = solve_dmft(ModelConfig(T=8), sc)
-        long = solve_dmft(ModelConfig(T=14), sc)
+        sc = SolverConfig(S=_S, seed=3, noise=noise, jac_dtype="float64", window=_WINDOW, block=_BLOCK)
+        short = solve_dmft(dataclasses.replace(_NOISE_SET, T=8), sc)
+        long = solve_dmft(_NOISE_SET, sc)
     assert np.max(np.abs(long.test[:9] - short.test)) < 1e-9
     assert np.max(np.abs(long.train[:9] - short.train)) < 1e-9
+    assert np.max(np.abs(long.extras["Rg"][:8, :8] - short.extras["Rg"])) < 1e-9
 
 
 def test_conditional_noise_needs_no_square_matrix():

@@ -8,6 +8,15 @@ import pytest
 from dmft import ModelConfig, ntk_alignment
 
 
+@jax.jit
+def _centred_gram_product(J1, J2):
+    """``sum((J1c^T J1c) * (J2^T J2))`` with ``J1c`` the column-centred ``J1`` (centring of K over the first
+    argument, the paper's one-sided K_c); the same float32 sums as numpy's, in one compiled program (~5x faster
+    than numpy's float32 mean and Gram products at n = 40000)."""
+    J1c = J1 - J1.mean(0)
+    return jnp.sum((J1c.T @ J1c) * (J2.T @ J2))
+
+
 def _monte_carlo_alignment(W, beta, eps, c1, c2, n, rng):
     """sqrt(D) * CKA over all pairs (x, x') of two independent input sets (no diagonal terms), K = J J'^T.
 
@@ -30,8 +39,7 @@ def _monte_carlo_alignment(W, beta, eps, c1, c2, n, rng):
 
     y1, y2 = target(X1), target(X2)
     numerator = (J1.T @ y1 / n) @ (J2.T @ y2 / n)
-    J1c = J1 - J1.mean(0)  # column centring of K over the first argument, the paper's one-sided K_c
-    kc_sq = np.sum((J1c.T @ J1c / n) * (J2.T @ J2 / n))
+    kc_sq = float(_centred_gram_product(J1, J2)) / n ** 2
     cka = numerator / (np.sqrt(kc_sq) * np.sqrt(np.mean(y1 ** 2) * np.mean(y2 ** 2)))
     return np.sqrt(D) * cka
 
@@ -56,8 +64,10 @@ def test_ntk_alignment_broadcasts_over_time():
     p = ModelConfig(N=2, a=4.0, alpha=1.0, eps=0.5)
     m = jnp.array([[0.1, 0.2], [0.3, -0.1], [0.0, 0.0]])
     Q = jnp.stack([jnp.eye(2) * (1 + k) for k in range(3)])
-    got = ntk_alignment(m, Q, p)
-    each = [float(ntk_alignment(m[k], Q[k], p)) for k in range(3)]
+    # one compiled program per shape (the config is static) instead of one per eager operation
+    align = jax.jit(ntk_alignment, static_argnums=2)
+    got = align(m, Q, p)
+    each = [float(align(m[k], Q[k], p)) for k in range(3)]
     assert got.shape == (3,) and np.allclose(got, each) and float(got[2]) == 0.0
 
 

@@ -10,12 +10,16 @@ from experiments import dmft_compare
 
 def test_dmft_matches_simulation_small():
     """Set A for t <= 6 (T = 24): finite-a DMFT within 2 SEM + MC spread of GD at D = 500 (12 seeds),
-    while the online (a -> inf) theory is rejected by the same criterion (train-test gap)."""
+    while the online (a -> inf) theory is rejected by the same criterion (train-test gap).
+
+    GD runs on the DMFT-convention ("side") simulator: the same draws and the same trajectory as the library's
+    simulator to float32 round-off (test_library_simulator_equals_side_simulator), at a fraction of its cost
+    (the library's one also records its D x D statistics-based metrics every step: ~10 s of CPU here)."""
     p = ModelConfig(T=24)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         th, sims, stats = dmft_compare.compare(p, SolverConfig(S=2000), [500], seeds=12, dmft_seeds=2,
-                                               theory="both", quiet=True)
+                                               theory="both", quiet=True, sim="side")
     finite, online = stats[500]["finite"], stats[500]["online"]
     for name in ("train", "test", "gap"):
         assert finite[name]["holds"], (name, finite[name])
