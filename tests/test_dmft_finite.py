@@ -62,6 +62,12 @@ def test_huge_a_is_online(centered):
     assert np.max(np.abs(on.m[-1] - on.m[0])) > 0.01
 
 
+# The per-sample process of every sample, compiled once for the cases below (R_w and the parameters are arguments,
+# not constants baked into the program).
+_sampled_process = jax.jit(jax.vmap(lambda th, z0, hs, x, Rw, p: _finite._process(th, z0, hs, x, Rw, p)[0],
+                                    in_axes=(0, 0, 0, 0, None, None)))
+
+
 # block = 1 (slow suite): the blocked estimator is then exact, and equal to the pathwise one on the same random
 # numbers (tests/test_dmft_blocked.py, test_exact_cases_equal_pathwise[3-1-conditional]), which the pathwise case
 # here checks against finite differences and Stein; block = 3 checks the block sums themselves.
@@ -88,8 +94,8 @@ def test_responses_match_finite_differences_and_stein(responses, window, block):
         v = _sampled._noise_of_history(sc, st["g"]) / jnp.sqrt(cfg.a)
         theta = (jnp.einsum("tij,bj->bti", st["Psi"], zeta0) + hstar[:, None, None] * st["bvec"][None]
                  + dt * jnp.einsum("tsij,sbj->bti", st["Rw"], v))
-        proc = jax.jit(lambda th, hs: jax.vmap(lambda a, b, c, d: _finite._process(a, b, c, d, st["Rw"], p)[0])(
-            th, zeta0, hs, xi))
+        Rw = st["Rw"]
+        proc = lambda th, hs: _sampled_process(th, zeta0, hs, xi, Rw, p)
         g = proc(theta, hstar)
         assert np.max(np.abs(np.asarray(g) - np.transpose(np.asarray(st["g"]), (1, 0, 2)))) < 1e-12
         delta = 1e-5
