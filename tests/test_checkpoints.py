@@ -183,14 +183,16 @@ def test_cli_reports_bad_chunk_in_one_line_and_refuses_changed_chunk_size(tmp_pa
     the refused one go through the same ``cli.main`` in-process (one interpreter start instead of three)."""
     from grokjax import cli
 
+    # the fixture's sweep and chunk size (BASE, SWEEP, SEEDS, chunks of 2): its compiled chunk program is reused
     args = ["--D", "8", "--N", "16", "--P", "24", "--P-test", "40", "--steps", "200", "--n-log", "8",
-            "--alpha", "1", "2", "--quiet", "--chunk-size", "1", "--checkpoint-dir", str(tmp_path / "ck")]
+            "--alpha", "1", "2", "4", "--seeds", "0", "1", "--quiet", "--checkpoint-dir", str(tmp_path / "ck")]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
 
-    assert cli.main(["run", "poly", *args, "--out", str(tmp_path / "a.nc")]) == 0
+    assert cli.main(["run", "poly", *args, "--chunk-size", "2", "--out", str(tmp_path / "a.nc")]) == 0
     _truncate(tmp_path / "ck" / "chunk_00001.npz")
     (tmp_path / "ck" / "manifest.json").write_text("")
-    second = subprocess.run([sys.executable, "-m", "grokjax", "run", "poly", *args, "--out", str(tmp_path / "b.nc")],
+    second = subprocess.run([sys.executable, "-m", "grokjax", "run", "poly", *args, "--chunk-size", "2",
+                             "--out", str(tmp_path / "b.nc")],
                             env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     warned = [line for line in second.stderr.splitlines() if line.startswith("grokjax: warning:")]
@@ -198,7 +200,7 @@ def test_cli_reports_bad_chunk_in_one_line_and_refuses_changed_chunk_size(tmp_pa
     assert "Traceback" not in second.stderr
     _assert_same(gj.load_dataset(tmp_path / "a.nc"), gj.load_dataset(tmp_path / "b.nc"))
     capsys.readouterr()
-    assert cli.main(["run", "poly", *args, "--out", str(tmp_path / "c.nc"), "--chunk-size", "2"]) == 2
+    assert cli.main(["run", "poly", *args, "--out", str(tmp_path / "c.nc"), "--chunk-size", "3"]) == 2
     err = capsys.readouterr().err
     assert "checkpoint_dir" in err and "Traceback" not in err
     assert not (tmp_path / "c.nc").exists()

@@ -39,21 +39,26 @@ def _assert_current(path, names):
 
 
 def test_poly_run_round_trip(tmp_path):
-    cfg = gj.PolyConfig(D=4, N=6, P=10, P_test=8, steps=5, n_log=3)
-    path = gj.save_dataset(gj.run_sweep(cfg, {"alpha": [0.5, 1.0]}), tmp_path / "s.nc", config=cfg, task="poly")
+    # the sweep of tests/test_checkpoints.py (BASE, SWEEP, SEEDS, chunks of 2) and tests/test_metadata.py: one
+    # compiled program for the three (the session's persistent XLA cache)
+    cfg = gj.PolyConfig(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)
+    path = gj.save_dataset(gj.run_sweep(cfg, {"alpha": [1.0, 2.0, 4.0]}, [0, 1], chunk_size=2), tmp_path / "s.nc",
+                           config=cfg, task="poly")
     ds = _assert_current(path, ["run"])
     assert ds.attrs["config"]["configs"]["run"]["type"] == "grokjax._config.PolyConfig"
-    assert run_config(ds) == run_config(ds, "run") and run_config(ds)["D"] == 4
+    assert run_config(ds) == run_config(ds, "run") and run_config(ds)["D"] == 8
     assert ds.attrs["data_convention"] == str(cfg.convention)
 
 
 def test_task_run_round_trip(tmp_path):
     out = tmp_path / "m.nc"
-    assert cli.main(["run", "modular", "--p", "7", "--hidden", "10", "--steps", "4", "--log-points", "2",
-                     "--quiet", "--out", str(out)]) == 0
+    # the layout of the tiny modular runs of tests/test_tasks_runs.py (MODULAR there): one compiled program
+    assert cli.main(["run", "modular", "--p", "11", "--hidden", "50", "--steps", "400", "--log-points", "10",
+                     "--seed", "0", "1", "--kernel-points", "12", "--alpha", "0.5", "1", "--quiet",
+                     "--out", str(out)]) == 0
     ds = _assert_current(out, ["run"])
     assert ds.attrs["config"]["configs"]["run"]["type"].endswith("modular.Config")
-    assert run_config(ds)["p"] == 7 and ds.attrs["task"] == "modular"
+    assert run_config(ds)["p"] == 11 and ds.attrs["task"] == "modular"
 
 
 def test_figure_round_trip(tmp_path):

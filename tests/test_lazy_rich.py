@@ -90,31 +90,36 @@ def _perturbed(params, key, scale=0.3):
     return rebuild(jax.tree_util.tree_unflatten(tree, moved))
 
 
-def _jacobian(apply, params, x):
-    """Explicit Jacobian (n*m, P) of apply at params (forward mode over the raveled floating-point arrays)."""
-    arrays, rebuild = gj.array_part(params)
-    flat, unravel = ravel_pytree(arrays)
-    J = jax.jacfwd(lambda v: apply(rebuild(unravel(v)), x).reshape(-1))(flat)
-    return J, flat, unravel
-
-
 # ------------------------------------------------------------------------------------------ linearisation
-@pytest.mark.parametrize("name", list(MODELS))
+# dict_3out (multi-output pytree with biases) covers the route by default, as in the kernel test below; the same
+# route on the other three architectures -m slow (an equinox model, its activation a non-array leaf, still goes
+# through the layer's linearisation by default in test_saved_dataset_describes_the_users_run)
+@pytest.mark.parametrize("name", ["dict_3out", pytest.param("equinox_3out", marks=pytest.mark.slow),
+                                  pytest.param("softplus_mlp", marks=pytest.mark.slow),
+                                  pytest.param("flax_style", marks=pytest.mark.slow)])
 def test_linearize_equals_explicit_jacobian_expansion(name):
     with jax.enable_x64(True):
         init, apply = MODELS[name]()
-        params0 = init(jax.random.PRNGKey(0))
-        x = jax.random.normal(jax.random.PRNGKey(1), (7, 3))
-        params = _perturbed(params0, jax.random.PRNGKey(2))
-        J, flat0, _ = _jacobian(apply, params0, x)
-        flat, _ = ravel_pytree(gj.array_part(params)[0])
-        expected = apply(params0, x).reshape(-1) + J @ (flat - flat0)
-        got = gj.linearize(apply, params0)(params, x).reshape(-1)
+
+        @jax.jit  # both routes in one compiled program (op by op: ~70 tiny compilations per model)
+        def routes():
+            params0 = init(jax.random.PRNGKey(0))
+            x = jax.random.normal(jax.random.PRNGKey(1), (7, 3))
+            params = _perturbed(params0, jax.random.PRNGKey(2))
+            arrays0, rebuild = gj.array_part(params0)
+            flat0, unravel = ravel_pytree(arrays0)
+            J = jax.jacfwd(lambda v: apply(rebuild(unravel(v)), x).reshape(-1))(flat0)  # the explicit Jacobian
+            flat, _ = ravel_pytree(gj.array_part(params)[0])
+            expected = apply(params0, x).reshape(-1) + J @ (flat - flat0)
+            got = gj.linearize(apply, params0)(params, x).reshape(-1)
+            return got, expected, apply(params, x).reshape(-1)
+
+        got, expected, network = routes()
         assert got.dtype == jnp.float64
         err = float(jnp.max(jnp.abs(got - expected)))
         assert err <= 1e-12, err
         # the expansion is not the network itself (the perturbation is large enough to tell them apart)
-        assert float(jnp.max(jnp.abs(apply(params, x).reshape(-1) - expected))) > 1e-4
+        assert float(jnp.max(jnp.abs(network - expected))) > 1e-4
 
 
 # ------------------------------------------------------------------------------------------------- kernels
@@ -124,55 +129,79 @@ def test_linearize_equals_explicit_jacobian_expansion(name):
 def test_ntk_gram_full_and_traced_equal_J_Jt(name):
     with jax.enable_x64(True):
         init, apply = MODELS[name]()
-        params = init(jax.random.PRNGKey(3))
-        x1 = jax.random.normal(jax.random.PRNGKey(4), (5, 3))
-        x2 = jax.random.normal(jax.random.PRNGKey(5), (4, 3))
-        J1, _, _ = _jacobian(apply, params, x1)
-        J2, _, _ = _jacobian(apply, params, x2)
+
+        @eqx.filter_jit  # the explicit route in its own compiled program
+        def jacobians():
+            params = init(jax.random.PRNGKey(3))
+            x1 = jax.random.normal(jax.random.PRNGKey(4), (5, 3))
+            x2 = jax.random.normal(jax.random.PRNGKey(5), (4, 3))
+            arrays, rebuild = gj.array_part(params)
+            flat, unravel = ravel_pytree(arrays)
+            J1, J2 = (jax.jacfwd(lambda v: apply(rebuild(unravel(v)), x).reshape(-1))(flat) for x in (x1, x2))
+            v = jax.random.normal(jax.random.PRNGKey(6), jax.eval_shape(lambda: apply(params, x1)).shape)
+            return params, x1, x2, J1, J2, v
+
+        params, x1, x2, J1, J2, v = jacobians()
         m = J1.shape[0] // 5
         full = J1 @ J2.T
         traced = jnp.einsum("icjc->ij", full.reshape(5, m, 4, m))
-        gram, emp = eqx.filter_jit(gj.ntk_gram), eqx.filter_jit(gj.empirical_ntk)  # non-arrays are static
-        for got in (gram(apply, params, x1, x2, outputs="full"), gram(apply, params, x1, x2, outputs="full",
-                                                                        batch_size=3),
-                    gram(apply, params, x1, x2, outputs="full", memory_limit=2000),
-                    emp(apply, params, x1, x2, outputs="full"), emp(apply, params, x1, x2, outputs="full",
-                                                                      point_batch=2)):
+
+        @eqx.filter_jit  # every variant of the layer in one compiled program (non-arrays are static)
+        def layer(params, x1, x2, v):
+            gram, emp = gj.ntk_gram, gj.empirical_ntk
+            fulls = (gram(apply, params, x1, x2, outputs="full"), gram(apply, params, x1, x2, outputs="full",
+                                                                       batch_size=3),
+                     gram(apply, params, x1, x2, outputs="full", memory_limit=2000),
+                     emp(apply, params, x1, x2, outputs="full"), emp(apply, params, x1, x2, outputs="full",
+                                                                     point_batch=2))
+            traceds = (gram(apply, params, x1, x2), gram(apply, params, x1, x2, batch_size=1),
+                       gram(apply, params, x1, x2, memory_limit=2000),
+                       emp(apply, params, x1, x2), emp(apply, params, x1, x2, point_batch=3))
+            return fulls, traceds, gj.ntk_vector_product(apply, params, x1, v)
+
+        fulls, traceds, nvp = layer(params, x1, x2, v)
+        for got in fulls:
             assert got.shape == (5 * m, 4 * m)
             np.testing.assert_allclose(got, full, rtol=1e-12, atol=1e-12)
-        for got in (gram(apply, params, x1, x2), gram(apply, params, x1, x2, batch_size=1),
-                    gram(apply, params, x1, x2, memory_limit=2000),
-                    emp(apply, params, x1, x2), emp(apply, params, x1, x2, point_batch=3)):
+        for got in traceds:
             assert got.shape == (5, 4)
             np.testing.assert_allclose(got, traced, rtol=1e-12, atol=1e-12)
-        v = jax.random.normal(jax.random.PRNGKey(6), apply(params, x1).shape)
-        K11 = _jacobian(apply, params, x1)[0]
-        np.testing.assert_allclose(gj.ntk_vector_product(apply, params, x1, v).reshape(-1),
-                                   K11 @ (K11.T @ v.reshape(-1)), rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(nvp.reshape(-1), J1 @ (J1.T @ v.reshape(-1)), rtol=1e-11, atol=1e-12)
 
 
 def test_cka_multi_output_targets():
     with jax.enable_x64(True):
-        A = jax.random.normal(jax.random.PRNGKey(0), (9, 9))
-        K = A @ A.T
-        y = jax.random.normal(jax.random.PRNGKey(1), (9,))
-        for cka in (gj.cka_paper, gj.cka_cortes):  # (n, 1) = (n,)
-            np.testing.assert_allclose(cka(K, y[:, None]), cka(K, y), rtol=1e-12)
-        Y = jax.nn.one_hot(jnp.arange(9) % 3, 3)
-        Yc = Y - Y.mean(0)
-        L = Yc @ Yc.T
-        Kc = K - K.mean(0)
-        np.testing.assert_allclose(gj.cka_paper(K, Y), jnp.sum(Kc * L) / (jnp.linalg.norm(Kc) * jnp.linalg.norm(L)),
-                                   rtol=1e-12)
-        np.testing.assert_allclose(gj.cka_paper(L, Y), 1.0, rtol=1e-12)  # the target kernel is perfectly aligned
+        @jax.jit  # one compiled program (op by op: ~40 tiny compilations)
+        def values():
+            A = jax.random.normal(jax.random.PRNGKey(0), (9, 9))
+            K = A @ A.T
+            y = jax.random.normal(jax.random.PRNGKey(1), (9,))
+            column = [(cka(K, y[:, None]), cka(K, y)) for cka in (gj.cka_paper, gj.cka_cortes)]  # (n, 1) = (n,)
+            Y = jax.nn.one_hot(jnp.arange(9) % 3, 3)
+            Yc = Y - Y.mean(0)
+            L = Yc @ Yc.T
+            Kc = K - K.mean(0)
+            return (column, gj.cka_paper(K, Y), jnp.sum(Kc * L) / (jnp.linalg.norm(Kc) * jnp.linalg.norm(L)),
+                    gj.cka_paper(L, Y))
+
+        column, multi, by_hand, target = values()
+        for got, want in column:
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_allclose(multi, by_hand, rtol=1e-12)
+        np.testing.assert_allclose(target, 1.0, rtol=1e-12)  # the target kernel is perfectly aligned
 
 
 # ------------------------------------------------------------------------------------------- the sweep
 def _regression(init_apply, n=24, n_test=16, outputs=None, seed=7):
     init, apply = init_apply
-    X = jax.random.normal(jax.random.PRNGKey(seed), (n + n_test, 3))
-    params = init(jax.random.PRNGKey(99))
-    teacher = apply(_perturbed(params, jax.random.PRNGKey(98), 1.0), X)  # a target the model can fit
+
+    @jax.jit  # one compiled program (op by op: one tiny compilation per shape and operation)
+    def inputs_and_targets():
+        X = jax.random.normal(jax.random.PRNGKey(seed), (n + n_test, 3))
+        params = init(jax.random.PRNGKey(99))
+        return X, apply(_perturbed(params, jax.random.PRNGKey(98), 1.0), X)  # a target the model can fit
+
+    X, teacher = inputs_and_targets()
     return gj.Model(apply, init, gj.Data(X[:n], teacher[:n], X[n:], teacher[n:]), name="test-model",
                     description="a test model")
 
@@ -206,10 +235,11 @@ def test_hyperparameter_sweep_is_one_axis_and_chunked():
     ds = gj.run_model(model, cfg, sweep={"b1": [0.8, 0.95]})
     assert ds["train_loss"].dims == ("alpha", "lr", "b1", "seed", "step")
     assert ds.attrs["n_chunks"] == 3 and "lin_test_loss" not in ds
-    one = gj.run_model(model, gj.LazyRichConfig(**{**_fields(cfg), "lr": (3e-2,), "chunk_size": 0}),
-                       sweep={"b1": [0.95]})
-    np.testing.assert_allclose(ds.train_loss.sel(lr=3e-2, b1=0.95).isel(alpha=0), one.train_loss.isel(alpha=0),
-                               rtol=2e-5)
+    # a separate run of the lr=3e-2 half (4 configurations): other chunk boundaries and padding (3 + 1 padded) in
+    # the same compiled chunk program (chunks of 3, the same layout), so it is not compiled again
+    one = gj.run_model(model, gj.LazyRichConfig(**{**_fields(cfg), "lr": (3e-2,)}), sweep={"b1": [0.8, 0.95]})
+    assert one.attrs["n_chunks"] == 2
+    np.testing.assert_allclose(ds.train_loss.sel(lr=3e-2).isel(alpha=0), one.train_loss.isel(alpha=0), rtol=2e-5)
 
 
 def test_network_approaches_linearisation_as_one_over_alpha():
@@ -227,10 +257,12 @@ def test_network_approaches_linearisation_as_one_over_alpha():
 
 def test_divergence_guard_is_per_configuration():
     model = _regression(dict_pytree_three_outputs())
-    ds = gj.run_model(model, gj.LazyRichConfig(alpha=(1.0,), seed=(0,), steps=50, log_points=5, lr=(0.5, 1e4),
-                                               lr_rule="constant"))
-    div = ds["diverged_step"].isel(alpha=0, seed=0).values
-    assert div[0] == -1 and div[1] >= 0
+    # the layout of test_vmapped_sweep_equals_separate_single_runs (4 configurations, 2 seeds; alpha, lr and seed
+    # are inputs of the program), so its compiled program is reused
+    ds = gj.run_model(model, gj.LazyRichConfig(alpha=(0.5,), seed=(0, 3), steps=60, log_points=8, lr=(0.5, 1e4),
+                                               kernel_points=6))
+    div = ds["diverged_step"].isel(alpha=0).values  # (lr, seed)
+    assert np.all(div[0] == -1) and np.all(div[1] >= 0), div
     assert np.all(np.isfinite(ds["train_loss"].sel(lr=0.5)))
 
 

@@ -104,7 +104,8 @@ def test_cycle_batch_order_follows_one_fixed_shuffle():
     want = [twice[(t * 4) % 10:(t * 4) % 10 + 4] for t in range(9)]  # 0-3, 4-7, 8 9 0 1, 2-5, ...
     from grokjax._lazy_rich import batch_indices
 
-    got = [np.asarray(batch_indices(cfg, 10)(None, jnp.int32(t))) for t in range(9)]
+    indices = jax.jit(lambda t: batch_indices(cfg, 10)(None, t))  # one compiled program (op by op: ~15)
+    got = [np.asarray(indices(jnp.int32(t))) for t in range(9)]
     np.testing.assert_array_equal(got, want)
     model = _linear_model()
     ds = gj.run_model(model, cfg)

@@ -83,8 +83,9 @@ def test_missing_entry_is_refused_in_strict_mode_and_warns_otherwise(tmp_path, m
 
 
 def test_sweep_saved_by_save_dataset_is_self_describing(tmp_path):
-    cfg = gj.PolyConfig(D=4, N=6, P=10, P_test=8, steps=5, n_log=3)
-    ds = gj.run_sweep(cfg, {"alpha": [0.5, 1.0]})
+    # the sweep of tests/test_checkpoints.py and tests/test_dataset_schema.py: one compiled program for the three
+    cfg = gj.PolyConfig(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)
+    ds = gj.run_sweep(cfg, {"alpha": [1.0, 2.0, 4.0]}, [0, 1], chunk_size=2)
     path = gj.save_dataset(ds, tmp_path / "s.nc", config=cfg, task="poly")
     with xr.open_dataset(path, engine="h5netcdf") as back:
         _assert_self_describing(back)

@@ -13,7 +13,8 @@ def _explicit_movement(fn, params, params0, X):
     """Independent route: the full Jacobian (points x outputs x parameters), output-traced Gram, numpy."""
     def gram(p):
         flat, unravel = ravel_pytree(p)
-        J = np.asarray(jax.jacfwd(lambda v: fn(unravel(v), X))(flat))
+        # one compiled Jacobian (op-by-op jacfwd compiled ~80 tiny programs); the contraction stays in numpy
+        J = np.asarray(jax.jit(jax.jacfwd(lambda v: fn(unravel(v), X)))(flat))
         J = J.reshape(X.shape[0], -1, flat.size)
         return np.einsum("icp,jcp->ij", J, J)
 
@@ -42,14 +43,20 @@ def test_tracker_equals_the_jacobian_gram(d_out, points):
 
     with jax.enable_x64(True):
         sizes = (3, 7, 7, d_out)
-        params0 = teacher.init_mlp(jax.random.PRNGKey(0), sizes, True, "normal", 1.0)
-        params = jax.tree.map(lambda w: w + 0.3 * jnp.sin(3.0 * w + 1.0), params0)
-        X = jax.random.normal(jax.random.PRNGKey(1), (points + 3, 3), jnp.float64)
+
+        @jax.jit  # the inputs built in one program (op by op: one tiny compilation per layer shape and operation)
+        def inputs():
+            params0 = teacher.init_mlp(jax.random.PRNGKey(0), sizes, True, "normal", 1.0)
+            params = jax.tree.map(lambda w: w + 0.3 * jnp.sin(3.0 * w + 1.0), params0)
+            return params0, params, jax.random.normal(jax.random.PRNGKey(1), (points + 3, 3), jnp.float64)
+
+        params0, params, X = inputs()
         fn = lambda p, x: 1.7 * teacher.mlp(p, x)
-        got = _tracker(fn, params0, X, points)(params)
+        # the tracker as run_model runs it: inside one compiled program (op by op it compiled ~80 tiny programs)
+        got, at_init = jax.jit(lambda p, p0: (_tracker(fn, p0, X, points)(p), _tracker(fn, p0, X, points)(p0)))(
+            params, params0)
         want = _explicit_movement(fn, params, params0, X[:points])
         np.testing.assert_allclose(float(got["kernel_movement"]), want, rtol=1e-10)
-        at_init = _tracker(fn, params0, X, points)(params0)
         assert float(at_init["kernel_movement"]) == 0.0
         np.testing.assert_allclose(float(at_init["kernel_alignment_init_paper"]), 1.0, rtol=1e-12)
     assert _tracker(fn, params0, X, 0)(params) == {}
@@ -58,7 +65,8 @@ def test_tracker_equals_the_jacobian_gram(d_out, points):
 def test_modular_run_tracks_kernel_movement_and_laziness_slows_it():
     from grokjax.tasks import modular
 
-    ds = modular.run(modular.Config(p=11, hidden=40, alpha=(0.5, 3.0), alpha_power=1, steps=300, log_points=8,
+    # the layout of tests/test_tasks_runs.py's tiny modular runs (MODULAR there), so the compiled program is reused
+    ds = modular.run(modular.Config(p=11, hidden=50, alpha=(0.5, 3.0), alpha_power=1, steps=400, log_points=10,
                                     seed=(0, 1), kernel_points=12))
     move = ds["kernel_movement"]
     assert move.dims == ("alpha", "seed", "step")

@@ -8,10 +8,16 @@ from grokjax._errors import ConfigError
 from grokjax.tasks import load_task
 
 
+# One layout for every tiny modular run of the suite (here, tests/test_task_kernel_movement.py and the CLI run of
+# tests/test_dataset_schema.py): alpha, alpha_power and the seeds' values are inputs of the compiled program, so it
+# is compiled once (the session's persistent XLA cache) and reused.
+MODULAR = dict(p=11, hidden=50, steps=400, log_points=10, seed=(0, 1), kernel_points=12)
+
+
 def test_modular_tiny_run_learns_and_norm_grows():
     from grokjax.tasks import modular
 
-    ds = modular.run(modular.Config(p=11, hidden=50, alpha=(0.5, 1.0), steps=400, log_points=10, seed=(0, 1)))
+    ds = modular.run(modular.Config(alpha=(0.5, 1.0), **MODULAR))
     assert ds["train_acc"].dims == ("alpha", "seed", "step")
     assert ds.sizes == {"alpha": 2, "seed": 2, "step": ds.sizes["step"]} and ds["step"].values[-1] == 400
     sub = ds.sel(alpha=0.5).mean("seed")
@@ -26,14 +32,17 @@ def test_modular_output_scale_convention():
     import jax.numpy as jnp
     from grokjax.tasks import modular
 
-    ab, y, _, _ = modular.make_data(7, 0.9, 1)
-    h = modular.hidden_out(modular.init_params(jax.random.PRNGKey(0), 7, 10), modular.one_hot_pairs(jnp.asarray(ab), 7))
-    Y = jax.nn.one_hot(jnp.asarray(y), 7)
+    p, hidden = MODULAR["p"], MODULAR["hidden"]
+    ab, y, _, _ = modular.make_data(p, 0.9, 1)
+    x = modular.one_hot_pairs(jnp.asarray(ab), p)
+    Y = jax.nn.one_hot(jnp.asarray(y), p)
     for power in (1, 2):
-        ds = modular.run(modular.Config(p=7, hidden=10, alpha=(1.0, 3.0), alpha_power=power, steps=1, log_points=2))
-        got = ds["train_loss"].isel(step=0, seed=0).values
-        want = [float(jnp.mean((a ** power * h - Y) ** 2)) for a in (1.0, 3.0)]
-        np.testing.assert_allclose(got, want, rtol=1e-5)
+        ds = modular.run(modular.Config(alpha=(1.0, 3.0), alpha_power=power, **MODULAR))
+        for seed in MODULAR["seed"]:
+            h = jax.jit(lambda key: modular.hidden_out(modular.init_params(key, p, hidden), x))(jax.random.PRNGKey(seed))
+            got = ds["train_loss"].isel(step=0).sel(seed=seed).values
+            want = [float(jnp.mean((a ** power * h - Y) ** 2)) for a in (1.0, 3.0)]
+            np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_teacher_tiny_run_with_linearisation():
@@ -68,6 +77,7 @@ def test_mnist_tiny_run():
     assert float(ds["train_acc"].sel(alpha=1.0, init_scale=1.0).values[0, -1]) > 0.3
 
 
+@pytest.mark.slow  # another parametrisation (preset) of the MNIST task run that test_mnist_tiny_run covers by default
 def test_mnist_meanfield_parametrisation_runs():
     from grokjax.tasks import mnist
 
