@@ -8,6 +8,12 @@ import pytest
 # Every dataset written during the tests (in-process and by CLI subprocesses) must describe all its variables.
 os.environ.setdefault("GROKJAX_STRICT_METADATA", "1")
 
+# One OpenBLAS thread (numpy's eigh/eigvalsh in the tests): the two pytest-xdist workers already keep both cores
+# busy, and OpenBLAS's extra threads busy-wait on a loaded machine (a 2500x2500 eigvalsh: 16 s -> 7 s CPU measured).
+# Set here, in the controller, before the workers and CLI subprocesses start (they inherit it); XLA's own thread
+# pool is unaffected. numpy is already imported in this process by then, so `-n 0` keeps its default threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # One persistent XLA compilation cache for the whole test session (a fresh temporary folder, removed at the end, so
 # a run from a fresh clone pays every distinct compilation once and nothing leaks between sessions). Set through the
 # environment before jax is imported, so the CLI subprocesses the tests start (which inherit os.environ) share it:
