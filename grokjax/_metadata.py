@@ -3,8 +3,9 @@
 ``grokjax/variables.json`` (tables of ``[long_name, units, description]``), read here once at import.
 
 :func:`annotate` attaches them (``grokjax.store.save_dataset`` calls it, so every writer gets them). Look-up
-order: the figure's entries (``ds.attrs["figure"]``), the task's (``ds.attrs["task"]``), then the shared table,
-which describes the committee machine (task ``poly``). A variable that already carries all three attributes
+order: the figure's entries (``ds.attrs["figure"]``), then the shared table, which describes the committee machine
+(task ``poly``). :func:`grokjax.run_model` datasets (every task's) arrive described by the layer's own templates
+(``MODEL_LAYER_VARIABLES``). A variable that already carries all three attributes
 is left as it is. A variable with no entry is reported (:class:`MissingMetadataWarning`; an error when the
 environment variable ``GROKJAX_STRICT_METADATA`` is set, as in the test suite).
 """
@@ -15,7 +16,7 @@ import warnings
 
 import xarray as xr
 
-__all__ = ["VARIABLES", "COORDINATES", "TASK_VARIABLES", "FIGURE_VARIABLES", "MODEL_LAYER_VARIABLES", "CONVENTIONS", "describe", "annotate",
+__all__ = ["VARIABLES", "COORDINATES", "FIGURE_VARIABLES", "MODEL_LAYER_VARIABLES", "CONVENTIONS", "describe", "annotate",
            "MissingMetadataWarning", "MissingMetadataError"]
 
 ATTRS = ("long_name", "units", "description")
@@ -33,10 +34,8 @@ def _load_tables() -> dict:
         return {name: (long_name, units, description.format(**fragments))
                 for name, (long_name, units, description) in entries.items()}
 
-    common = table(raw["task_common"])
     return {"conventions": raw["conventions"], "variables": table(raw["variables"]),
             "coordinates": table(raw["coordinates"]),
-            "tasks": {task: {**common, **table(entries)} for task, entries in raw["tasks"].items()},
             "figures": {figure: table(entries) for figure, entries in raw["figures"].items()},
             "model_layer": {part: {name: tuple(entry) for name, entry in entries.items()}  # templates, filled per run
                             for part, entries in raw["model_layer"].items()}}
@@ -50,9 +49,6 @@ CONVENTIONS: str = _TABLES["conventions"]
 VARIABLES: dict[str, tuple[str, str, str]] = _TABLES["variables"]
 #: Coordinates (dimensions and swept parameters).
 COORDINATES: dict[str, tuple[str, str, str]] = _TABLES["coordinates"]
-#: Per-task meanings where a shared name means something else (looked up before VARIABLES); every task also
-#: gets the ``task_common`` entries (the tasks' divergence guard: non-finite losses only).
-TASK_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = _TABLES["tasks"]
 #: Per-figure meanings where a figure reuses a name for something else (looked up first).
 FIGURE_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = _TABLES["figures"]
 #: :func:`grokjax.run_model` datasets: ``{"variables": ..., "coordinates": ...}``, descriptions as templates whose
@@ -60,11 +56,10 @@ FIGURE_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = _TABLES["figures"
 MODEL_LAYER_VARIABLES: dict[str, dict[str, tuple[str, str, str]]] = _TABLES["model_layer"]
 
 
-def describe(name: str, task: str | None = None, figure: str | None = None,
-             coordinate: bool = False) -> tuple[str, str, str] | None:
+def describe(name: str, figure: str | None = None, coordinate: bool = False) -> tuple[str, str, str] | None:
     """(long_name, units, description) of variable ``name`` in this context, or ``None`` if unknown."""
-    for table in (FIGURE_VARIABLES.get(figure or "", {}), TASK_VARIABLES.get(task or "", {}),
-                  COORDINATES if coordinate else VARIABLES, VARIABLES if coordinate else COORDINATES):
+    for table in (FIGURE_VARIABLES.get(figure or "", {}), COORDINATES if coordinate else VARIABLES,
+                  VARIABLES if coordinate else COORDINATES):
         if name in table:
             return table[name]
     return None
@@ -78,20 +73,19 @@ class MissingMetadataError(ValueError):
     """Raised instead of the warning when ``GROKJAX_STRICT_METADATA`` is set (the test suite)."""
 
 
-def annotate(ds: xr.Dataset, task: str | None = None, figure: str | None = None) -> xr.Dataset:
+def annotate(ds: xr.Dataset, figure: str | None = None) -> xr.Dataset:
     """A copy of ``ds`` whose data variables and coordinates carry long_name, units and description.
 
-    ``task`` / ``figure`` default to ``ds.attrs["task"]`` / ``ds.attrs["figure"]``. Unknown names warn
+    ``figure`` defaults to ``ds.attrs["figure"]``. Unknown names warn
     (:class:`MissingMetadataWarning`) or, with ``GROKJAX_STRICT_METADATA`` set, raise :class:`MissingMetadataError`.
     """
     ds = ds.copy()
-    task = task or ds.attrs.get("task")
     figure = figure or ds.attrs.get("figure")
     missing = []
     for name, var in ds.variables.items():
         if all(key in var.attrs for key in ATTRS):
             continue
-        entry = describe(str(name), task, figure, coordinate=name in ds.coords)
+        entry = describe(str(name), figure, coordinate=name in ds.coords)
         if entry is None:
             missing.append(str(name))
             continue

@@ -364,7 +364,7 @@ def save_dataset(ds: xr.Dataset, path: str | Path, config: Any = None, *, overwr
     ``out``) unless ``overwrite``; a concurrent writer of the same path is refused (:class:`ConcurrentWriteError`).
     """
     path = check_writable(path, "out", overwrite=overwrite)
-    ds = annotate(ds, task=extra_attrs.get("task"), figure=extra_attrs.get("figure"))
+    ds = annotate(ds, figure=extra_attrs.get("figure"))
     if config is not None:
         attach_config(ds, config)
     elif "config" in ds.attrs:

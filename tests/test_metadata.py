@@ -9,7 +9,7 @@ import xarray as xr
 
 import grokjax as gj
 from experiments import find_figure
-from grokjax._metadata import (ATTRS, COORDINATES, FIGURE_VARIABLES, TASK_VARIABLES, VARIABLES,
+from grokjax._metadata import (ATTRS, COORDINATES, FIGURE_VARIABLES, VARIABLES,
                                MissingMetadataError, MissingMetadataWarning, annotate, describe)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,20 +44,19 @@ def test_every_variable_of_the_committed_figure_datasets_has_an_entry():
         pytest.skip("no committed figure datasets in this checkout")
     for path in files:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
-            task, figure = ds.attrs.get("task"), ds.attrs.get("figure")
+            figure = ds.attrs.get("figure")
             by_layer = str(ds.attrs.get("engine", "")).startswith("grokjax.run_model")
             for name in ds.variables:
                 if by_layer and name in layer:  # described by the layer's templates (a task may refine them)
                     assert all(ds[name].attrs.get(key) for key in ("long_name", "units", "description")), (path, name)
                     continue
-                assert describe(str(name), task, figure, coordinate=name in ds.coords) is not None, (path, name)
+                assert describe(str(name), figure, coordinate=name in ds.coords) is not None, (path, name)
 
 
 def test_context_overrides_and_one_line_entries():
-    assert "cross-entropy" in describe("train_loss", task="transformer")[2]
     assert "no 1/2" in describe("train_loss")[2]
     assert "eigenvector" in describe("alignment", figure="app8.4")[2]
-    tables = [VARIABLES, COORDINATES, *TASK_VARIABLES.values(), *FIGURE_VARIABLES.values()]
+    tables = [VARIABLES, COORDINATES, *FIGURE_VARIABLES.values()]
     for table in tables:
         for name, entry in table.items():
             assert len(entry) == 3 and all(isinstance(v, str) and v and "\n" not in v for v in entry), name
