@@ -14,7 +14,8 @@ if [ -n "${PYTHON:-}" ]; then PY="$PYTHON"
 elif [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"
 elif command -v python3 >/dev/null 2>&1; then PY=python3
 else PY=python; fi
-"$PY" -c "import jax" 2>/dev/null || { echo "gpu_check: $PY cannot import jax" >&2; exit 3; }
+"$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('jax') is None)" 2>/dev/null \
+  || { echo "gpu_check: $PY cannot import jax" >&2; exit 3; }
 if [[ " $* " != *" --dry-run "* ]]; then
   "$PY" -c "import jax, sys; b = jax.default_backend(); print('backend:', b, jax.devices()); sys.exit(b == 'cpu')" \
     || { echo "gpu_check: no accelerator visible to jax (use --dry-run on CPU)" >&2; exit 3; }

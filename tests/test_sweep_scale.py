@@ -38,7 +38,7 @@ def reference(tmp_path_factory):
     from grokjax import cli
 
     out = tmp_path_factory.mktemp("ref") / "ref.nc"
-    assert cli.main(["run", "poly", *ARGS, "--out", str(out)]) == 0
+    assert cli.main(["run", "poly", *ARGS, "--chunk-size", "3", "--out", str(out)]) == 0
     ds = gj.load_dataset(out)
     assert ds.attrs["devices"] == 1 and ds.attrs["processes"] == 1
     return ds
