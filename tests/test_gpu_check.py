@@ -79,7 +79,10 @@ def test_gpu_check_dry_run_in_an_emulated_gpu_image(tmp_path):
     out = tmp_path / "out"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHON": sys.executable,
            "PYTHONPATH": str(emu), "PYTHONNOUSERSITE": "1", "OUT": str(out), "JAX_PLATFORMS": "cpu",
-           "MPLBACKEND": "Agg"}
+           "MPLBACKEND": "Agg",
+           # a dry run checks plumbing, not numbers or speed: XLA's lowest backend optimisation compiles its parts
+           # faster (43 -> 33 s CPU measured) and changes nothing it checks (imports, files, table, exit code)
+           "XLA_FLAGS": "--xla_backend_optimization_level=0"}
     work = tmp_path / "elsewhere"
     work.mkdir()
     result = subprocess.run(["bash", str(checkout / "benchmarks" / "gpu_check.sh"), "--dry-run"], cwd=work, env=env,
