@@ -17,3 +17,19 @@ def in_process(argv: list[str]) -> tuple[int, str]:
         except SystemExit as exc:
             rc = exc.code
     return rc, err.getvalue()
+
+
+def assert_from_rejudges_without_computing(name: str, module, data, out, first: str, capsys, monkeypatch) -> None:
+    """``grokjax figure NAME --from DATA --out OUT`` prints the verdict line(s) of ``first`` (the output of the run
+    that wrote DATA) and re-plots ``OUT/NAME.png``, with ``module.run`` made to fail (it must compute nothing)."""
+    import pytest
+
+    from grokjax.cli import main
+
+    (out / f"{name}.png").unlink()
+    monkeypatch.setattr(module, "run", lambda *a, **k: pytest.fail("--from must not compute"))
+    assert main(["figure", name, "--from", str(data), "--out", str(out)]) == 0
+    second = capsys.readouterr().out
+    verdict = [line for line in first.splitlines() if line.startswith(f"[{name}]")]
+    assert verdict and verdict == [line for line in second.splitlines() if line.startswith(f"[{name}]")]
+    assert (out / f"{name}.png").stat().st_size > 1000

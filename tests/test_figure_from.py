@@ -9,6 +9,7 @@ figure per protocol implementation (``DEFAULT``) and the rest run with -m slow. 
 tests/test_figure_seeds.py (the same check on the default run it computes anyway), so phase runs with -m slow.
 """
 import pytest
+from _cli import assert_from_rejudges_without_computing
 
 from grokjax import cli
 from grokjax._errors import ConfigError
@@ -28,15 +29,7 @@ def test_figure_from_dataset_prints_the_same_verdict(name, tmp_path, capsys, mon
     first = capsys.readouterr().out
     data = out / "data" / f"{name}.nc"
     assert f"wrote {data}" in first and data.exists()
-    (out / f"{name}.png").unlink()
-
-    module = find_module(name)
-    monkeypatch.setattr(module, "run", lambda *a, **k: pytest.fail("--from must not compute"))
-    assert cli.main(["figure", name, "--from", str(data), "--out", str(out)]) == 0
-    second = capsys.readouterr().out
-    verdict = [line for line in first.splitlines() if line.startswith(f"[{name}]")]
-    assert verdict and verdict == [line for line in second.splitlines() if line.startswith(f"[{name}]")]
-    assert (out / f"{name}.png").stat().st_size > 1000
+    assert_from_rejudges_without_computing(name, find_module(name), data, out, first, capsys, monkeypatch)
 
 
 def test_every_figure_module_follows_the_protocol():

@@ -5,6 +5,7 @@ default case of that check (its own, phase, runs with -m slow there)."""
 import numpy as np
 import pytest
 
+from _cli import assert_from_rejudges_without_computing
 from grokjax import cli
 from grokjax.store import load_dataset
 
@@ -40,13 +41,7 @@ def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_p
     again = [line for line in capsys.readouterr().out.splitlines() if "HOLDS" in line]
     assert again == report
     # the default (single-seed) dataset: --from re-judges it to the same verdict and re-plots it, computing nothing
-    (out_single / f"{name}.png").unlink()
-    monkeypatch.setattr(F, "run", lambda *a, **k: pytest.fail("--from must not compute"))
-    assert cli.main(["figure", name, "--from", str(data_single), "--out", str(out_single)]) == 0
-    second = capsys.readouterr().out
-    verdict = [line for line in first.splitlines() if line.startswith(f"[{name}]")]
-    assert verdict and verdict == [line for line in second.splitlines() if line.startswith(f"[{name}]")]
-    assert (out_single / f"{name}.png").stat().st_size > 1000
+    assert_from_rejudges_without_computing(name, F, data_single, out_single, first, capsys, monkeypatch)
 
 
 def test_task_figure_with_seeds_runs_those_seeds(tmp_path, capsys):
