@@ -18,14 +18,20 @@ LAZY_ALPHAS = [16.0, 32.0, 64.0, 128.0]
 ALPHAS, EPSS, SEEDS = [0.5] + LAZY_ALPHAS, [0.3, 0.5], [0, 3]  # alpha = 0.5: a rich member for the vmap check
 
 
+@functools.cache
+def _run(cfg):
+    """One run per configuration in this module (shared by the fixtures and tests below)."""
+    return run_one(cfg)
+
+
 @pytest.fixture(scope="module")
 def small():
-    return run_one(SMALL)
+    return _run(SMALL.replace(engine="reduced"))  # = SMALL (its "auto" engine, asserted above)
 
 
 @pytest.fixture(scope="module")
 def small_weights():
-    return run_one(SMALL.replace(engine="weights"))
+    return _run(SMALL.replace(engine="weights"))
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +59,16 @@ ENGINE_CASES = [(True, "gd", {}), (False, "momentum", LONG)]
 LONG_MOMENTUM = SMALL.replace(centered=False, optimizer="momentum", momentum=0.8, **LONG)
 
 
-@functools.cache
-def _run(cfg):
-    """One run per configuration in this module (the long momentum runs serve two tests)."""
-    return run_one(cfg)
-
 ENGINE_CASES_SLOW = [pytest.param(True, "gd", LONG, marks=pytest.mark.slow),
                      pytest.param(True, "momentum", LONG, marks=pytest.mark.slow),
                      pytest.param(False, "gd", LONG, marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize(("centered", "optimizer", "size"), ENGINE_CASES + ENGINE_CASES_SLOW)
-def test_reduced_engine_equals_weight_engine(centered, optimizer, size, small, small_weights):
+def test_reduced_engine_equals_weight_engine(centered, optimizer, size):
     cfg = SMALL.replace(centered=centered, optimizer=optimizer, **size,
                         **({"momentum": 0.8} if optimizer == "momentum" else {}))
-    if cfg == SMALL:
-        a, b = small_weights, small
-    else:
-        a = _run(cfg.replace(engine="weights"))
-        b = _run(cfg.replace(engine="reduced"))
+    a, b = _run(cfg.replace(engine="weights")), _run(cfg.replace(engine="reduced"))
     for name in ("train_loss", "test_loss", "pop_test_loss", "lazy_train_loss", "lazy_test_loss", "movement",
                  "alignment"):
         rel = np.max(np.abs(a[name] - b[name])) / np.max(np.abs(a[name]))
