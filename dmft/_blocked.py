@@ -25,6 +25,8 @@ as ``Z (L^T R)`` through the exact conditional law of ``dmft._noise``.
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -235,9 +237,13 @@ def _write_big(t, big, new, W: int, edges):
 def init_state(p, S: int, W: int, edges: np.ndarray, hd):
     """Zero order-parameter rows (float64) and zero buffers, as two dicts: ``small`` (per-time rows, updated by
     :func:`_step`) and ``big`` (the ``T^2`` order parameters, the noise factor and the per-sample buffers in
-    ``hd``, written only by :func:`_write_big`)."""
-    T, N = p.T, p.N
-    nB = edges.shape[1]
+    ``hd``, written only by :func:`_write_big`). Built by one compiled program per shape (``jnp.zeros`` called
+    one by one compiles a small program for each of the ~20 buffer shapes)."""
+    return _zero_state(p.T, p.N, S, W, np.shape(edges)[1], np.dtype(hd).name)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5))
+def _zero_state(T: int, N: int, S: int, W: int, nB: int, hd: str):
     z = lambda *shape: jnp.zeros(shape, jnp.float64)
     zh = lambda *shape: jnp.zeros(shape, hd)
     small = dict(

@@ -20,6 +20,7 @@ both solvers use identical random numbers, so their fixed points coincide.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -42,7 +43,12 @@ from dmft._sampled import (_chunks, _cg_row, _cg_set_row, _cv_estimate, _delta, 
 
 
 def _march_init(p: ModelConfig, S: int, jdtype):
-    T, N = p.T, p.N
+    """Solver A's zero state, built by one compiled program per shape (not one per ``jnp.zeros`` call)."""
+    return _zero_march_state(p.T, p.N, S, jnp.dtype(jdtype).name)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _zero_march_state(T: int, N: int, S: int, jdtype: str):
     z = lambda *shape: jnp.zeros(shape, jnp.float64)
     return dict(
         Psi=z(T + 1, N, N), Rw=z(T + 1, N, T, N), bvec=z(T + 1, N), m=z(T + 1, N), Q=z(T + 1, N, N),
