@@ -82,7 +82,11 @@ def test_gpu_check_dry_run_in_an_emulated_gpu_image(tmp_path):
            "MPLBACKEND": "Agg",
            # a dry run checks plumbing, not numbers or speed: XLA's lowest backend optimisation compiles its parts
            # faster (43 -> 33 s CPU measured) and changes nothing it checks (imports, files, table, exit code)
-           "XLA_FLAGS": "--xla_backend_optimization_level=0"}
+           "XLA_FLAGS": "--xla_backend_optimization_level=0",
+           # the session's compilation cache (tests/conftest.py): a program the dry run builds twice (the agreement
+           # part's accelerator and CPU runs are one device here) is compiled once; its keys carry the flag above,
+           # so no other test reads these entries
+           **{k: v for k, v in os.environ.items() if k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}}
     work = tmp_path / "elsewhere"
     work.mkdir()
     result = subprocess.run(["bash", str(checkout / "benchmarks" / "gpu_check.sh"), "--dry-run"], cwd=work, env=env,
