@@ -1,3 +1,4 @@
+import gc
 import os
 import shutil
 import tempfile
@@ -70,6 +71,19 @@ _LONGEST_FIRST = ("test_gpu_check.py", "test_lazy_rich.py", "test_sweep_scale.py
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
+
+
+# Python's cyclic garbage collector: the suite traces and lowers ~1000 programs, which creates Python objects by the
+# million, and every full collection re-scans every long-lived object (jax, numpy, xarray, matplotlib, the test
+# modules). Those are frozen once collected (gc.freeze: never scanned again) and the young generation is collected
+# less often. Measured on test_lazy_rich.py + test_poly_dynamics.py in one process: GC time 2.0 s -> 0.8 s, wall
+# 53.3 s -> 51.1 s. Garbage is still collected (later); no test depends on when.
+gc.set_threshold(10_000, 20, 20)
+
+
+def pytest_collection_finish(session):
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_unconfigure(config):
