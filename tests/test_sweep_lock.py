@@ -14,7 +14,8 @@ import pytest
 import grokjax as gj
 from grokjax.store import ConcurrentWriteError, folder_lock
 
-BASE = dict(D=6, N=8, P=12, P_test=20, steps=20, n_log=4, n_align=10)
+# the layout of tests/test_checkpoints.py (two configurations a chunk): one compiled program for both files
+BASE = dict(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)
 GROKJAX = Path(sys.executable).with_name("grokjax")
 
 
@@ -79,7 +80,8 @@ def test_lock_is_held_for_the_whole_checkpoint_loop(tmp_path):
             time.sleep(0.05)
         assert proc.poll() is None and len(list(ckpt.glob("chunk_*.npz"))) < 4, "first sweep ended too soon"
         with pytest.raises(ConcurrentWriteError) as err:
-            gj.run_sweep(gj.PolyConfig(**{**BASE, "steps": 40000}), {"alpha": [1.0, 2.0, 3.0, 4.0]},
+            gj.run_sweep(gj.PolyConfig(D=6, N=8, P=12, P_test=20, steps=40000, n_log=4, n_align=10),
+                         {"alpha": [1.0, 2.0, 3.0, 4.0]},
                          chunk_size=1, checkpoint_dir=ckpt)
         assert err.value.field == "checkpoint_dir"
     finally:

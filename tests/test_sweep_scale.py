@@ -122,7 +122,7 @@ def test_sweep_that_cannot_fit_is_refused_before_compute(tmp_path):
 
 
 def test_checkpoint_of_another_sweep_is_not_mixed_in(tmp_path):
-    base = gj.PolyConfig(D=6, N=8, P=12, P_test=20, steps=20, n_log=4, n_align=10)
+    base = gj.PolyConfig(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)  # tests/test_checkpoints.py's layout
     gj.run_sweep(base, {"alpha": [1.0, 2.0]}, checkpoint_dir=tmp_path)
     with pytest.raises(gj.ConfigError, match="checkpoint_dir"):
         gj.run_sweep(base, {"alpha": [1.0, 3.0]}, checkpoint_dir=tmp_path)
