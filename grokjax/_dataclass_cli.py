@@ -38,7 +38,6 @@ def _source_comments(config_cls: type) -> Mapping[str, str]:
     once per class and process (``inspect.getsource`` re-reads the module's file: ~3 ms a call, paid by every
     parser built in-process before)."""
     import inspect
-    import re
 
     try:
         lines = inspect.getsource(config_cls).splitlines()
