@@ -19,6 +19,18 @@ def in_process(argv: list[str]) -> tuple[int, str]:
     return rc, err.getvalue()
 
 
+def run_tiny_figure(name: str, out, capsys):
+    """``grokjax figure NAME --size tiny --out OUT --quiet`` in this process; returns (its stdout, the dataset path),
+    after checking that it says it wrote that dataset and did."""
+    from grokjax.cli import main
+
+    assert main(["figure", name, "--size", "tiny", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    data = out / "data" / f"{name}.nc"
+    assert f"wrote {data}" in printed and data.exists()
+    return printed, data
+
+
 def assert_from_rejudges_without_computing(name: str, module, data, out, first: str, capsys, monkeypatch) -> None:
     """``grokjax figure NAME --from DATA --out OUT`` prints the verdict line(s) of ``first`` (the output of the run
     that wrote DATA) and re-plots ``OUT/NAME.png``, with ``module.run`` made to fail (it must compute nothing)."""

@@ -9,9 +9,8 @@ figure per protocol implementation (``DEFAULT``) and the rest run with -m slow. 
 tests/test_figure_seeds.py (the same check on the default run it computes anyway), so phase runs with -m slow.
 """
 import pytest
-from _cli import assert_from_rejudges_without_computing
+from _cli import assert_from_rejudges_without_computing, run_tiny_figure
 
-from grokjax import cli
 from grokjax._errors import ConfigError
 from grokjax.figures import available_figures, find_module
 
@@ -25,10 +24,7 @@ FIGURES = sorted(available_figures())
 @pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow) for n in FIGURES])
 def test_figure_from_dataset_prints_the_same_verdict(name, tmp_path, capsys, monkeypatch):
     out = tmp_path / "figs"
-    assert cli.main(["figure", name, "--size", "tiny", "--out", str(out), "--quiet"]) == 0
-    first = capsys.readouterr().out
-    data = out / "data" / f"{name}.nc"
-    assert f"wrote {data}" in first and data.exists()
+    first, data = run_tiny_figure(name, out, capsys)
     assert_from_rejudges_without_computing(name, find_module(name), data, out, first, capsys, monkeypatch)
 
 

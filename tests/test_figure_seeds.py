@@ -5,7 +5,7 @@ default case of that check (its own, phase, runs with -m slow there)."""
 import numpy as np
 import pytest
 
-from _cli import assert_from_rejudges_without_computing
+from _cli import assert_from_rejudges_without_computing, run_tiny_figure
 from grokjax import cli
 from grokjax.store import load_dataset
 
@@ -23,10 +23,7 @@ def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_p
     from experiments._figure import seed_mean
 
     out_single = tmp_path / "single"
-    assert cli.main(["figure", name, "--size", "tiny", "--out", str(out_single), "--quiet"]) == 0
-    first = capsys.readouterr().out
-    data_single = out_single / "data" / f"{name}.nc"
-    assert f"wrote {data_single}" in first and data_single.exists()
+    first, data_single = run_tiny_figure(name, out_single, capsys)
     single = load_dataset(data_single)
     multi, report, out = _figure(tmp_path, capsys, name, "--seeds", "0", "3")
     assert "seed" not in single.dims and list(multi["seed"].values) == [0, 3]
