@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _layouts import CHECKPOINT_LAYOUT
+
 import grokjax as gj
 from grokjax._errors import CheckpointWarning
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = dict(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)
+BASE = CHECKPOINT_LAYOUT
 SWEEP = {"alpha": [1.0, 2.0, 4.0]}
 SEEDS = [0, 1]  # 6 configurations, chunks of 2: three chunks
 

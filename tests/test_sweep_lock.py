@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from _layouts import CHECKPOINT_LAYOUT
+
 import grokjax as gj
 from grokjax.store import ConcurrentWriteError, folder_lock
 
-# the layout of tests/test_checkpoints.py (two configurations a chunk): one compiled program for both files
-BASE = dict(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)
+BASE = CHECKPOINT_LAYOUT  # two configurations a chunk: tests/test_checkpoints.py's compiled program
+# the sweep whose checkpoint loop holds the lock: chunks of one configuration, ~0.6 s each unloaded
+LOCK_LOOP = dict(D=6, N=8, P=12, P_test=20, steps=40000, n_log=4, n_align=10)
 GROKJAX = Path(sys.executable).with_name("grokjax")
 
 
@@ -70,7 +73,7 @@ def test_lock_is_held_for_the_whole_checkpoint_loop(tmp_path):
     ckpt = tmp_path / "ckpt"
     script = textwrap.dedent(f"""
         import grokjax as gj
-        base = gj.PolyConfig(D=6, N=8, P=12, P_test=20, steps=40000, n_log=4, n_align=10)
+        base = gj.PolyConfig(**{LOCK_LOOP!r})
         gj.run_sweep(base, {{"alpha": [1.0, 2.0, 3.0, 4.0]}}, chunk_size=1, checkpoint_dir={str(ckpt)!r})
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), stderr=subprocess.PIPE, text=True)
@@ -80,9 +83,7 @@ def test_lock_is_held_for_the_whole_checkpoint_loop(tmp_path):
             time.sleep(0.05)
         assert proc.poll() is None and len(list(ckpt.glob("chunk_*.npz"))) < 4, "first sweep ended too soon"
         with pytest.raises(ConcurrentWriteError) as err:
-            gj.run_sweep(gj.PolyConfig(D=6, N=8, P=12, P_test=20, steps=40000, n_log=4, n_align=10),
-                         {"alpha": [1.0, 2.0, 3.0, 4.0]},
-                         chunk_size=1, checkpoint_dir=ckpt)
+            gj.run_sweep(gj.PolyConfig(**LOCK_LOOP), {"alpha": [1.0, 2.0, 3.0, 4.0]}, chunk_size=1, checkpoint_dir=ckpt)
         assert err.value.field == "checkpoint_dir"
     finally:
         _, stderr = proc.communicate(timeout=300)

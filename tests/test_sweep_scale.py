@@ -14,6 +14,7 @@ import xarray as xr
 import grokjax as gj
 from _cli import in_process as _in_process  # grokjax ARGV in this process (end to end in a subprocess:
 # test_four_simulated_devices_equal_single_device and test_bad_input_exits_2_naming_the_field)
+from _layouts import CHECKPOINT_LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--D", "8", "--N", "16", "--P", "24", "--P-test", "40", "--steps", "300", "--n-log", "10",
@@ -122,7 +123,7 @@ def test_sweep_that_cannot_fit_is_refused_before_compute(tmp_path):
 
 
 def test_checkpoint_of_another_sweep_is_not_mixed_in(tmp_path):
-    base = gj.PolyConfig(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)  # tests/test_checkpoints.py's layout
+    base = gj.PolyConfig(**CHECKPOINT_LAYOUT)  # tests/test_checkpoints.py's compiled program
     gj.run_sweep(base, {"alpha": [1.0, 2.0]}, checkpoint_dir=tmp_path)
     with pytest.raises(gj.ConfigError, match="checkpoint_dir"):
         gj.run_sweep(base, {"alpha": [1.0, 3.0]}, checkpoint_dir=tmp_path)
