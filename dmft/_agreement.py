@@ -84,17 +84,38 @@ _VAR_FLOOR = 1e-24  # (1e-12)^2: below float32 round-off of an O(1) loss, differ
 
 def _bootstrap_max_t(Y, X, n_boot: int, rng) -> np.ndarray:
     """Bootstrap-t null law of ``max_t |mean Y - mean X| / se_t`` (seeds resampled with replacement, the
-    standard error recomputed in every resample, so a noisy per-t standard error widens the band)."""
+    standard error recomputed in every resample, so a noisy per-t standard error widens the band).
+
+    A resample is held as its multiplicities ``c`` (how often each seed was drawn), so its mean and variance are
+    matrix products over the seeds, ``c @ Xc / n`` and ``(c @ Xc^2 - n mean^2) / (n - 1)``, on curves centred at
+    their mean (no cancellation to speak of): the same statistic as gathering the resampled curves, without
+    materialising them (~10x faster at 16 seeds x 400 steps; tests/test_dmft_agreement.py compares the two)."""
     n, k = X.shape[0], Y.shape[0]
-    dx, dy = X.mean(0), Y.mean(0)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    Xc2, Yc2 = Xc * Xc, Yc * Yc
     out = []
     for lo in range(0, n_boot, 500):
         b = min(500, n_boot - lo)
-        Xs, Ys = X[rng.integers(0, n, (b, n))], Y[rng.integers(0, k, (b, k))]
-        var = Xs.var(1, ddof=1) / n + (Ys.var(1, ddof=1) / k if k > 1 else 0.0)
-        num = np.abs((Ys.mean(1) - dy) - (Xs.mean(1) - dx))
+        cx, cy = _multiplicities(rng.integers(0, n, (b, n)), n), _multiplicities(rng.integers(0, k, (b, k)), k)
+        mx, my = cx @ Xc / n, cy @ Yc / k  # resample means minus the full-sample means
+        var = _resample_var(cx, Xc2, mx, n)
+        if k > 1:
+            var = var + _resample_var(cy, Yc2, my, k)
+        num = np.abs(my - mx)
         out.append(np.max(num / np.sqrt(np.maximum(var, _VAR_FLOOR)), axis=1))
     return np.concatenate(out)
+
+
+def _resample_var(c: np.ndarray, centred_sq: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:
+    """Variance of the mean of each resample (``var / n``, ddof 1); exactly 0 for a resample of one seed drawn
+    ``n`` times, as when the resampled curves are gathered."""
+    var = (c @ centred_sq - n * mean * mean) / (n - 1) / n
+    return np.where((c.max(1) == n)[:, None], 0.0, var)
+
+
+def _multiplicities(draws: np.ndarray, n: int) -> np.ndarray:
+    """``(b, n)`` how often each of ``n`` items occurs in each row of ``draws`` (indices, ``(b, m)``)."""
+    return (draws[:, :, None] == np.arange(n)).sum(1).astype(float)
 
 
 def agreement(theory: dict, sim: dict, level: float = 0.05, n_boot: int = 4000, seed: int = 0) -> dict:

@@ -17,3 +17,35 @@ def test_committed_figure_datasets_have_the_current_schema():
     assert not stale, (f"{len(stale)} of {len(files)} figure datasets lack metadata_schema {METADATA_SCHEMA} "
                        "(regenerate them with `grokjax reproduce`):\n" +
                        "\n".join(f"  {name}: {'; '.join(problems[:3])}" for name, problems in stale.items()))
+
+
+def test_committed_datasets_rejudge_to_the_committed_claims_table():
+    """Every committed dataset, judged again by the current code (its figure module's ``judge``, no compute), gives
+    the verdict and the measured numbers its row of ``figures/CLAIMS.json`` records: the table, the datasets and
+    the judges agree, and every figure's judge-from-a-dataset path runs in the default suite (the tiny runs of
+    tests/test_figure_from.py cover one figure per protocol). Regenerate with ``grokjax reproduce`` when a judge
+    changes."""
+    import json
+
+    from grokjax._dataset_checks import check_figure_dataset
+    from grokjax._reproduce import _numbers
+    from grokjax.figures import find_module
+    from grokjax.store import load_dataset
+
+    claims = DATA.parent / "CLAIMS.json"
+    if not claims.exists():
+        pytest.skip("no committed claims table in this checkout")
+    rows = json.loads(claims.read_text())["rows"]
+    assert {r["figure"] for r in rows} == {p.stem for p in DATA.glob("*.nc")}, "a dataset without a row, or a row " \
+        "without a dataset"
+    differ = {}
+    for row in rows:
+        name, path = row["figure"], DATA / f"{row['figure']}.nc"
+        ds = load_dataset(path)
+        check_figure_dataset(ds, name, path)
+        check = find_module(name).judge(name, ds)
+        now = ("holds" if check.holds else "does not hold", _numbers(check))
+        if now != (row["verdict"], row["measured"]):
+            differ[name] = f"now {now[0]}: {now[1][:200]}\n    table {row['verdict']}: {row['measured'][:200]}"
+    assert not differ, "re-judged committed datasets differ from figures/CLAIMS.json (rerun `grokjax reproduce`):\n" \
+        + "\n".join(f"  {k}: {v}" for k, v in differ.items())

@@ -5,6 +5,7 @@ curves (400 time points), as DMFT Monte-Carlo seeds and GD seeds are draws aroun
 must pass; a shifted one must fail.
 """
 import numpy as np
+import pytest
 
 from dmft import agreement
 
@@ -63,3 +64,32 @@ def test_noise_free_theory_and_degenerate_time_points():
     res = agreement({"train": exact + 0.01, "test": exact, "gap": exact}, {"train": sim, "test": sim, "gap": sim},
                     n_boot=500)
     assert not res["train"]["holds"] and res["train"]["max_diff"] > 0.009
+
+
+def test_bootstrap_by_multiplicities_equals_gathering_the_resampled_curves():
+    """The band's null law is computed from each resample's seed multiplicities (matrix products); gathering the
+    resampled curves and taking their mean and variance directly (the definition) gives the same statistic, with
+    the same draws, to round-off: one- and several-seed theories, degenerate time points, one-seed resamples."""
+    from dmft._agreement import _VAR_FLOOR, _bootstrap_max_t
+
+    def gathered(Y, X, n_boot, rng):
+        n, k = X.shape[0], Y.shape[0]
+        out = []
+        for lo in range(0, n_boot, 500):
+            b = min(500, n_boot - lo)
+            Xs, Ys = X[rng.integers(0, n, (b, n))], Y[rng.integers(0, k, (b, k))]
+            var = Xs.var(1, ddof=1) / n + (Ys.var(1, ddof=1) / k if k > 1 else 0.0)
+            num = np.abs((Ys.mean(1) - Y.mean(0)) - (Xs.mean(1) - X.mean(0)))
+            out.append(np.max(num / np.sqrt(np.maximum(var, _VAR_FLOOR)), axis=1))
+        return np.concatenate(out)
+
+    rng = np.random.default_rng(7)
+    for n, k in ((16, 4), (8, 1), (3, 2)):  # with 3 seeds some resamples draw one seed three times
+        X, Y = _curves(rng, n, 1.0)[:, :60], _curves(rng, k, 0.8)[:, :60]
+        X[:, :4] = Y[:, :4] = 0.5  # every seed equal there
+        a = gathered(Y, X, 1200, np.random.default_rng(1))
+        b = _bootstrap_max_t(Y, X, 1200, np.random.default_rng(1))
+        big = a > 1e-6  # z values of round-off size (a numerator of ~1e-16) carry no information
+        np.testing.assert_allclose(b[big], a[big], rtol=1e-9)
+        assert np.all(b[~big] < 1e-6)
+        assert np.quantile(b, 0.95) == pytest.approx(np.quantile(a, 0.95), rel=1e-9)

@@ -5,8 +5,8 @@ fig1 7 s, fig3a 10, fig3b 7, phase 5, fig6 8; app8.4 8, app8.4.1 11, app8.4.2 5,
 app15a 7, app16 8, app17 5, app18 3; fig2 10, fig2c 5, fig5a 12, fig5b 9, app8.3.1 8, app15b 7, app15c 24,
 app17.1 5, app17.2 9; fig4 39, fig4b 1, dmft-delay 33. Those over ~15 s, and the slower of the rest
 until the default run of this file stays under ~2 minutes, were marked slow; now the default suite runs one
-figure per protocol implementation (``DEFAULT``) and the rest run with -m slow. fig_poly's default case is fig1 in
-tests/test_figure_seeds.py (the same check on the default run it computes anyway), so phase runs with -m slow.
+figure per protocol implementation (``DEFAULT``) and the rest run with -m slow (see ``DEFAULT`` for where the
+other protocols' cases run).
 """
 import pytest
 from _cli import assert_from_rejudges_without_computing, run_tiny_figure
@@ -16,8 +16,10 @@ from grokjax.figures import available_figures, find_module
 
 #: the default suite runs one figure per implementation of the protocol (fig_poly, fig_dmft, the appendix studies'
 #: ``protocol``, the task figures' ``task_protocol``), the fast one of each; every figure runs with -m slow (and
-#: in ``grokjax reproduce --size tiny``); fig_poly's (fig1) is in tests/test_figure_seeds.py
-DEFAULT = {"fig4b", "app12", "fig2c"}
+#: in ``grokjax reproduce --size tiny``). The appendix studies' case (app12) is in tests/test_input_files.py, on the
+#: tiny run that file makes anyway; fig_poly's (fig1) runs with -m slow in tests/test_figure_seeds.py. Every
+#: figure's judge also re-judges its committed dataset in the default suite (tests/test_committed_figures.py).
+DEFAULT = {"fig4b", "fig2c"}
 FIGURES = sorted(available_figures())
 
 

@@ -1,7 +1,7 @@
 """``grokjax figure NAME --seeds ...``: every seed is run and kept, the claim is judged on the seed means, the
 seed-0 member equals the default (single-seed) run, and ``--from`` re-judges to the same verdict. The default run
 of fig1 also gets tests/test_figure_from.py's check (``--from`` re-plots it without computing): that is fig_poly's
-default case of that check (its own, phase, runs with -m slow there)."""
+case of that check (with -m slow, as is its own, phase, there)."""
 import numpy as np
 import pytest
 
@@ -17,7 +17,12 @@ def _figure(tmp_path, capsys, name, *extra):
     return load_dataset(out / "data" / f"{name}.nc"), report, out
 
 
-@pytest.mark.parametrize("name", ["fig1", pytest.param("fig3a", marks=pytest.mark.slow)])
+# with -m slow (19 s: two fig1 programs and eight plots). The default suite keeps one end-to-end test of
+# `figure --seeds` (the task figure below) and re-judges fig1's committed dataset (tests/test_committed_figures.py);
+# the seed axis of the polynomial sweep that this figure batches is compared with separate runs in
+# tests/test_poly_dynamics.py (test_vmapped_sweep_equals_individual_runs).
+@pytest.mark.parametrize("name", [pytest.param("fig1", marks=pytest.mark.slow),
+                                  pytest.param("fig3a", marks=pytest.mark.slow)])
 def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_path, capsys, monkeypatch):
     import experiments.fig_poly as F
     from experiments._figure import seed_mean

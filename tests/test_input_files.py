@@ -107,10 +107,20 @@ FIGURE = "app12"
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fig")
-    assert main(["figure", FIGURE, "--size", "tiny", "--out", str(out), "--quiet"]) == 0
-    return out / "data" / f"{FIGURE}.nc"
+def saved_run(tmp_path_factory):
+    """The tiny run of FIGURE: (its dataset, what it printed)."""
+    import contextlib
+    import io
+
+    out, printed = tmp_path_factory.mktemp("fig"), io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["figure", FIGURE, "--size", "tiny", "--out", str(out), "--quiet"]) == 0
+    return out / "data" / f"{FIGURE}.nc", printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def saved(saved_run):
+    return saved_run[0]
 
 
 def _resave(ds, path):
@@ -148,6 +158,18 @@ def test_figure_from_the_intact_dataset_still_judges(saved, tmp_path, capsys):
     copy = _resave(load_dataset(saved), tmp_path / "ok.nc")
     assert main(["figure", FIGURE, "--from", str(copy), "--out", str(tmp_path / "figs")]) == 0
     assert f"[{FIGURE}]" in capsys.readouterr().out
+
+
+def test_figure_from_rejudges_the_saved_run_without_computing(saved_run, capsys, monkeypatch):
+    """The appendix studies' case of tests/test_figure_from.py (its default run is this file's tiny run)."""
+    from _cli import assert_from_rejudges_without_computing
+
+    from grokjax.figures import find_module
+
+    data, printed = saved_run
+    assert f"wrote {data}" in printed
+    assert_from_rejudges_without_computing(FIGURE, find_module(FIGURE), data, data.parent.parent, printed, capsys,
+                                           monkeypatch)
 
 
 def test_gzip_module_is_used_for_gz(tmp_path):  # the .gz reader stays the standard one
