@@ -74,7 +74,7 @@ def _figure_part(name: str, label: str):
 
         size = "tiny" if dry else "paper"
         start = time.perf_counter()
-        check, _ = make_figure(name, size, scratch, quiet=True)
+        check, _ = make_figure(name, size, scratch, quiet=True, formats=("png",))  # only the PNG is sent back
         wall = time.perf_counter() - start
         return [{"check": f"{label}: `grokjax figure {name} --size {size}`", "size": size, "wall_s": wall,
                  "result": "claim HOLDS" if check.holds else "claim DOES NOT HOLD", "ok": True,
@@ -219,7 +219,7 @@ def _model(dry: bool, scratch: Path, deadline: float) -> list[dict]:
     if hasattr(gj, "plot_lazy_rich"):
         from grokjax.figures import save_figure
 
-        save_figure(gj.plot_lazy_rich(ds), scratch, "model")
+        save_figure(gj.plot_lazy_rich(ds), scratch, "model", formats=("png",))
         files.append("model.png")
     return [{"check": "model layer: user tanh MLP, 4 alphas x 4 seeds in one program (`grokjax.run_model`)",
              "size": f"d={d} width={width} n={n}, {steps} steps", "wall_s": wall,

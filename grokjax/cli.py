@@ -132,7 +132,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
 
     check_writable(out, "out", directory=True)
     seeds = list(options.seeds) if options.seeds is not None else None
-    check, written = make_figure(options.figure, size, out, quiet=options.quiet, from_path=from_path, seeds=seeds)
+    check, written = make_figure(options.figure, size, out, quiet=options.quiet, from_path=from_path, seeds=seeds,
+                                 formats=options.formats)
     print(check.report())
     for path in written:
         print(f"wrote {path}")

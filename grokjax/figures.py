@@ -16,6 +16,8 @@ from typing import Any
 from grokjax._errors import ConfigError
 
 SIZES = ("tiny", "small", "paper")
+#: the file formats :func:`save_figure` writes (matplotlib's names); PNG and PDF by default
+FIGURE_FORMATS = ("png", "pdf", "svg")
 FIGURE_GROUP = "grokjax.figures"
 COMMAND_GROUP = "grokjax.commands"
 
@@ -105,19 +107,35 @@ def find_module(name: str):
     raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(available_figures())})")
 
 
-def save_figure(fig: Any, out_dir: str | Path, name: str) -> list[Path]:
-    """Save a matplotlib figure as PNG and PDF (atomically) into ``out_dir``; returns the paths."""
+def save_figure(fig: Any, out_dir: str | Path, name: str, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Save a matplotlib figure as ``out_dir/name.<format>`` for each of ``formats`` (distinct names from
+    :data:`FIGURE_FORMATS`; ConfigError naming 'formats' otherwise, before anything is written), each file
+    atomically, at 150 dpi with a tight bounding box; returns the paths."""
     from grokjax.store import atomic_write_bytes
 
+    formats = check_figure_formats(formats)
     out_dir = Path(out_dir)
     paths = []
-    for ext in ("png", "pdf"):
+    for ext in formats:
         buffer = io.BytesIO()
         fig.savefig(buffer, format=ext, dpi=150, bbox_inches="tight")
         path = out_dir / f"{name}.{ext}"
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths
+
+
+def check_figure_formats(formats) -> tuple[str, ...]:
+    """``formats`` as a tuple of distinct names from :data:`FIGURE_FORMATS`, at least one (ConfigError naming
+    'formats' otherwise)."""
+    try:
+        names = (formats,) if isinstance(formats, str) else tuple(formats)
+    except TypeError:
+        names = ()
+    if not (names and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
+            and set(names) <= set(FIGURE_FORMATS)):
+        raise ConfigError("formats", f"must be one or more distinct names from {FIGURE_FORMATS}, got {formats!r}")
+    return names
 
 
 def seeded_figures() -> set[str]:
@@ -142,12 +160,15 @@ def check_figure_seeds(name: str, seeds) -> list[int] | None:
 
 
 def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
-                from_path: str | Path | None = None, seeds: list[int] | None = None) -> tuple[Any, list[Path]]:
+                from_path: str | Path | None = None, seeds: list[int] | None = None,
+                formats: tuple[str, ...] = ("png", "pdf")) -> tuple[Any, list[Path]]:
     """Run (or, with ``from_path``, load), save, judge and plot figure ``name``; returns the check and the
     files written. ``seeds``: run these seeds (figures in :func:`seeded_figures` only; ConfigError naming
-    'seeds' otherwise) and judge / plot their means."""
+    'seeds' otherwise) and judge / plot their means. ``formats``: the plot's files (:func:`save_figure`),
+    checked before anything runs."""
     module = find_module(name)
     seeds = check_figure_seeds(name, seeds)
+    formats = check_figure_formats(formats)
     out_dir = Path(out_dir)
     if not (all(callable(getattr(module, f, None)) for f in ("run", "judge", "plot"))
             and name in getattr(module, "DATASET_FIGURES", module.FIGURES)):
@@ -180,7 +201,7 @@ def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
             raise
         raise ConfigError("from", f"{from_path} does not hold what figure {name}'s judge needs "
                           f"({type(exc).__name__}: {exc})") from None
-    written = save_figure(fig, out_dir, name) + written
+    written = save_figure(fig, out_dir, name, formats) + written
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -47,7 +47,14 @@ def test_poly_figure_with_seeds_keeps_every_seed_and_judges_the_mean(name, tmp_p
 
 
 def test_task_figure_with_seeds_runs_those_seeds(tmp_path, capsys):
-    ds, report, _ = _figure(tmp_path, capsys, "fig2", "--seeds", "1", "2")
-    assert list(ds["seed"].values) == [1, 2] and report
+    """Also the default suite's check of what a task figure writes (tests/test_tasks_runs.py has the single-seed
+    run through the Python API with -m slow): plots, a dataset naming its figure and configuration, a verdict."""
+    from experiments import tasks_modular
     from grokjax.store import run_config
-    assert run_config(ds, "modular")["seed"] == [1, 2]
+
+    ds, report, out = _figure(tmp_path, capsys, "fig2", "--seeds", "1", "2")
+    assert list(ds["seed"].values) == [1, 2] and report
+    assert run_config(ds, "modular")["seed"] == [1, 2] and ds.attrs["figure"] == "fig2"
+    assert (out / "fig2.png").stat().st_size > 0 and (out / "fig2.pdf").exists()
+    check = tasks_modular.judge("fig2", ds)
+    assert isinstance(check.holds, bool) and check.numbers["weight_norm_final"] > check.numbers["weight_norm_init"]

@@ -111,6 +111,12 @@ def test_gpu_check_dry_run_in_an_emulated_gpu_image(tmp_path):
     # datasets were written without h5netcdf (netCDF3 through scipy) and the plots came back
     for name in ("fig1", "phase"):
         assert (out / f"{name}.nc").read_bytes()[:3] == b"CDF" and (out / f"{name}.png").exists()
+    # ... and describe themselves as the h5netcdf ones do (tests/test_metadata.py has this check with -m slow)
+    from _datasets import assert_fig1_dataset_describes_itself
+
+    from grokjax.store import load_dataset
+
+    assert_fig1_dataset_describes_itself(load_dataset(out / "fig1.nc"))
     # nothing was written into the checkout
     assert _files(checkout) == before
 

@@ -8,6 +8,7 @@ import xarray as xr
 
 import grokjax as gj
 from experiments import available_figures, find_figure
+from grokjax import ConfigError
 
 
 def test_dataset_round_trip_keeps_config_and_provenance(tmp_path):
@@ -54,3 +55,29 @@ def test_poly_figures_at_tiny_size(tmp_path, name):
     assert "test_loss" in ds and ds.attrs["figure"] == name
     assert name in available_figures()
     assert ("HOLDS" if check.holds else "DOES NOT HOLD") in check.report()
+
+
+def test_save_figure_writes_the_formats_asked_for_and_refuses_others_before_writing(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import experiments.fig_poly as F
+    from grokjax.figures import make_figure, save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    assert [p.name for p in save_figure(fig, tmp_path, "a")] == ["a.png", "a.pdf"]
+    assert [p.name for p in save_figure(fig, tmp_path, "b", formats=("svg",))] == ["b.svg"]
+    assert (tmp_path / "b.svg").read_text().lstrip().startswith("<?xml")
+    for bad in ((), ("png", "png"), ("jpeg",), ("png", "eps"), 3, [["png"]]):
+        with pytest.raises(ConfigError) as info:
+            save_figure(fig, tmp_path, "c", formats=bad)
+        assert info.value.field == "formats"
+    plt.close(fig)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pdf", "a.png", "b.svg"]
+    monkeypatch.setattr(F, "run", lambda *a, **k: pytest.fail("computed before checking formats"))
+    with pytest.raises(ConfigError, match="formats"):
+        make_figure("fig1", "tiny", tmp_path / "out", formats=("gif",))
+    assert not (tmp_path / "out").exists()

@@ -141,6 +141,8 @@ def test_figure_names():
             "app17.2"} <= set(tasks_modular.FIGURES) | set(tasks_teacher.FIGURES) | set(tasks_mnist_transformer.FIGURES)
 
 
+# with -m slow: the default suite checks the same outputs on fig2's two-seed run (tests/test_figure_seeds.py)
+@pytest.mark.slow
 def test_figure_tiny_writes_outputs(tmp_path):
     from grokjax.figures import make_figure
     from grokjax.store import load_dataset
