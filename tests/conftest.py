@@ -61,17 +61,17 @@ settings.load_profile("default")
 # Scheduling hint for the two pytest-xdist workers (`--dist loadfile --no-loadscope-reorder` in pyproject.toml): the
 # files are dealt out longest first (longest-processing-time first), so the workers finish together instead of one
 # waiting on a long file dealt out last; every file of 3 s or more is ranked, the short rest follow in collection
-# order. Ranked by their wall time in a fresh-clone run on 2 cores (stop 30); a stale list only costs speed, never
+# order. Ranked by their wall time in a run on 2 cores (stop 31); a stale list only costs speed, never
 # correctness.
-_LONGEST_FIRST = ("test_lazy_rich.py", "test_gpu_check.py", "test_poly_dynamics.py", "test_tasks_runs.py",
-                  "test_benchmarks.py", "test_dmft_finite.py", "test_sweep_scale.py", "test_kernel_movement.py",
-                  "test_dmft_blocked.py", "test_figure_seeds.py", "test_dmft_sim.py", "test_poly_formulas.py",
-                  "test_figure_from.py", "test_appendix.py", "test_dmft_noise.py", "test_properties.py",
-                  "test_bench_model.py", "test_dataset_schema.py", "test_readme.py", "test_lazy_rich_tasks.py",
-                  "test_sweep_lock.py", "test_ntk_gram.py", "test_checkpoints.py", "test_engines.py",
-                  "test_model_cli.py", "test_tasks_common.py", "test_dmft_ntk_alignment.py", "test_input_files.py",
-                  "test_dmft_online.py", "test_task_kernel_movement.py", "test_metadata.py", "test_dmft_agreement.py",
-                  "test_store_safety.py")
+_LONGEST_FIRST = ("test_lazy_rich.py", "test_gpu_check.py", "test_poly_dynamics.py", "test_dmft_finite.py",
+                  "test_benchmarks.py", "test_sweep_scale.py", "test_tasks_runs.py", "test_kernel_movement.py",
+                  "test_dmft_blocked.py", "test_dmft_sim.py", "test_poly_formulas.py", "test_figure_from.py",
+                  "test_appendix.py", "test_lazy_rich_tasks.py", "test_dmft_noise.py", "test_sweep_lock.py",
+                  "test_checkpoints.py", "test_bench_model.py", "test_properties.py", "test_readme.py",
+                  "test_input_files.py", "test_ntk_gram.py", "test_tasks_common.py", "test_model_cli.py",
+                  "test_engines.py", "test_committed_figures.py", "test_dmft_ntk_alignment.py",
+                  "test_dmft_online.py", "test_dataset_schema.py", "test_task_kernel_movement.py",
+                  "test_store_safety.py", "test_figure_seeds.py")
 
 
 def pytest_collection_modifyitems(config, items):

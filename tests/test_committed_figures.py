@@ -9,17 +9,26 @@ from grokjax.store import METADATA_SCHEMA, check_dataset_schema
 DATA = Path(__file__).resolve().parents[1] / "figures" / "data"
 
 
-def test_committed_figure_datasets_have_the_current_schema():
+@pytest.fixture(scope="module")
+def committed():
+    """``{figure: loaded dataset}`` of the committed figure datasets (read once for this file's tests)."""
+    from grokjax.store import load_dataset
+
     files = sorted(DATA.glob("*.nc"))
     if not files:
         pytest.skip("no committed figure datasets in this checkout")
-    stale = {path.name: problems for path in files if (problems := check_dataset_schema(path))}
+    return {path.stem: load_dataset(path) for path in files}
+
+
+def test_committed_figure_datasets_have_the_current_schema(committed):
+    files = sorted(DATA.glob("*.nc"))  # an unreadable file fails the fixture, naming it
+    stale = {path.name: problems for path in files if (problems := check_dataset_schema(committed[path.stem]))}
     assert not stale, (f"{len(stale)} of {len(files)} figure datasets lack metadata_schema {METADATA_SCHEMA} "
                        "(regenerate them with `grokjax reproduce`):\n" +
                        "\n".join(f"  {name}: {'; '.join(problems[:3])}" for name, problems in stale.items()))
 
 
-def test_committed_datasets_rejudge_to_the_committed_claims_table():
+def test_committed_datasets_rejudge_to_the_committed_claims_table(committed):
     """Every committed dataset, judged again by the current code (its figure module's ``judge``, no compute), gives
     the verdict and the measured numbers its row of ``figures/CLAIMS.json`` records: the table, the datasets and
     the judges agree, and every figure's judge-from-a-dataset path runs in the default suite (the tiny runs of
@@ -30,19 +39,17 @@ def test_committed_datasets_rejudge_to_the_committed_claims_table():
     from grokjax._dataset_checks import check_figure_dataset
     from grokjax._reproduce import _numbers
     from grokjax.figures import find_module
-    from grokjax.store import load_dataset
 
     claims = DATA.parent / "CLAIMS.json"
     if not claims.exists():
         pytest.skip("no committed claims table in this checkout")
     rows = json.loads(claims.read_text())["rows"]
-    assert {r["figure"] for r in rows} == {p.stem for p in DATA.glob("*.nc")}, "a dataset without a row, or a row " \
-        "without a dataset"
+    assert {r["figure"] for r in rows} == set(committed), "a dataset without a row, or a row without a dataset"
     differ = {}
     for row in rows:
-        name, path = row["figure"], DATA / f"{row['figure']}.nc"
-        ds = load_dataset(path)
-        check_figure_dataset(ds, name, path)
+        name = row["figure"]
+        ds = committed[name]
+        check_figure_dataset(ds, name, DATA / f"{name}.nc")
         check = find_module(name).judge(name, ds)
         now = ("holds" if check.holds else "does not hold", _numbers(check))
         if now != (row["verdict"], row["measured"]):
