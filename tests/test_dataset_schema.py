@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 import grokjax as gj
+from _layouts import CHECKPOINT_LAYOUT
 from grokjax import cli, store
 from grokjax.store import METADATA_SCHEMA, attach_config, check_dataset_schema, run_config
 
@@ -41,7 +42,7 @@ def _assert_current(path, names):
 def test_poly_run_round_trip(tmp_path):
     # the sweep of tests/test_checkpoints.py (BASE, SWEEP, SEEDS, chunks of 2) and tests/test_metadata.py: one
     # compiled program for the three (the session's persistent XLA cache)
-    cfg = gj.PolyConfig(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)
+    cfg = gj.PolyConfig(**CHECKPOINT_LAYOUT)
     path = gj.save_dataset(gj.run_sweep(cfg, {"alpha": [1.0, 2.0, 4.0]}, [0, 1], chunk_size=2), tmp_path / "s.nc",
                            config=cfg, task="poly")
     ds = _assert_current(path, ["run"])

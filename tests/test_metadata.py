@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 import grokjax as gj
+from _layouts import CHECKPOINT_LAYOUT
 from experiments import find_figure
 from _datasets import assert_fig1_dataset_describes_itself, assert_self_describing
 
@@ -76,7 +77,7 @@ def test_missing_entry_is_refused_in_strict_mode_and_warns_otherwise(tmp_path, m
 
 def test_sweep_saved_by_save_dataset_is_self_describing(tmp_path):
     # the sweep of tests/test_checkpoints.py and tests/test_dataset_schema.py: one compiled program for the three
-    cfg = gj.PolyConfig(D=8, N=16, P=24, P_test=40, steps=200, n_log=8)
+    cfg = gj.PolyConfig(**CHECKPOINT_LAYOUT)
     ds = gj.run_sweep(cfg, {"alpha": [1.0, 2.0, 4.0]}, [0, 1], chunk_size=2)
     path = gj.save_dataset(ds, tmp_path / "s.nc", config=cfg, task="poly")
     with xr.open_dataset(path, engine="h5netcdf") as back:

@@ -17,7 +17,9 @@ from _cli import in_process as _in_process  # grokjax ARGV in this process (end 
 from _layouts import CHECKPOINT_LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--D", "8", "--N", "16", "--P", "24", "--P-test", "40", "--steps", "300", "--n-log", "10",
+# CHECKPOINT_LAYOUT's sizes: the in-process reference (chunks of 2) is the compiled chunk program of
+# tests/test_checkpoints.py (the session's persistent XLA cache), not one more program
+ARGS = [*(a for k, v in CHECKPOINT_LAYOUT.items() for a in (f"--{k.replace('_', '-')}", str(v))),
         "--alpha", "1", "2", "4", "--eps", "0.2", "0.4", "--seeds", "0", "1", "--quiet"]
 
 
@@ -39,7 +41,7 @@ def reference(tmp_path_factory):
     from grokjax import cli
 
     out = tmp_path_factory.mktemp("ref") / "ref.nc"
-    assert cli.main(["run", "poly", *ARGS, "--chunk-size", "3", "--out", str(out)]) == 0
+    assert cli.main(["run", "poly", *ARGS, "--chunk-size", "2", "--out", str(out)]) == 0
     ds = gj.load_dataset(out)
     assert ds.attrs["devices"] == 1 and ds.attrs["processes"] == 1
     return ds
