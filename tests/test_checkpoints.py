@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _layouts import CHECKPOINT_LAYOUT
+from _layouts import CHECKPOINT_LAYOUT, layout_flags
 
 import grokjax as gj
 from grokjax._errors import CheckpointWarning
@@ -186,8 +186,8 @@ def test_cli_reports_bad_chunk_in_one_line_and_refuses_changed_chunk_size(tmp_pa
     from grokjax import cli
 
     # the fixture's sweep and chunk size (BASE, SWEEP, SEEDS, chunks of 2): its compiled chunk program is reused
-    args = ["--D", "8", "--N", "16", "--P", "24", "--P-test", "40", "--steps", "200", "--n-log", "8",
-            "--alpha", "1", "2", "4", "--seeds", "0", "1", "--quiet", "--checkpoint-dir", str(tmp_path / "ck")]
+    args = [*layout_flags(BASE), "--alpha", "1", "2", "4", "--seeds", "0", "1", "--quiet", "--checkpoint-dir",
+            str(tmp_path / "ck")]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
 
     assert cli.main(["run", "poly", *args, "--chunk-size", "2", "--out", str(tmp_path / "a.nc")]) == 0

@@ -14,13 +14,13 @@ import xarray as xr
 import grokjax as gj
 from _cli import in_process as _in_process  # grokjax ARGV in this process (end to end in a subprocess:
 # test_four_simulated_devices_equal_single_device and test_bad_input_exits_2_naming_the_field)
-from _layouts import CHECKPOINT_LAYOUT
+from _layouts import CHECKPOINT_LAYOUT, layout_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 # CHECKPOINT_LAYOUT's sizes: the in-process reference (chunks of 2) is the compiled chunk program of
 # tests/test_checkpoints.py (the session's persistent XLA cache), not one more program
-ARGS = [*(a for k, v in CHECKPOINT_LAYOUT.items() for a in (f"--{k.replace('_', '-')}", str(v))),
-        "--alpha", "1", "2", "4", "--eps", "0.2", "0.4", "--seeds", "0", "1", "--quiet"]
+ARGS = [*layout_flags(CHECKPOINT_LAYOUT), "--alpha", "1", "2", "4", "--eps", "0.2", "0.4", "--seeds", "0", "1",
+        "--quiet"]
 
 
 def _env(**extra):
