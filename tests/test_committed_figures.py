@@ -1,5 +1,6 @@
-"""The committed figure datasets (``figures/data/*.nc``, written by ``grokjax reproduce``) have the current dataset
-layout (:func:`grokjax.store.check_dataset_schema`): regenerate them when the layout changes."""
+"""The committed figure datasets (``figures/data/*.nc``, written by ``grokjax reproduce``): the current dataset
+layout (:func:`grokjax.store.check_dataset_schema`), a metadata entry for every variable, and the verdicts and
+numbers of ``figures/CLAIMS.json`` when judged again; regenerate them when one of these changes."""
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,18 @@ def test_committed_datasets_rejudge_to_the_committed_claims_table(committed):
             differ[name] = f"now {now[0]}: {now[1][:200]}\n    table {row['verdict']}: {row['measured'][:200]}"
     assert not differ, "re-judged committed datasets differ from figures/CLAIMS.json (rerun `grokjax reproduce`):\n" \
         + "\n".join(f"  {k}: {v}" for k, v in differ.items())
+
+
+def test_every_variable_of_the_committed_datasets_has_a_metadata_entry(committed):
+    """Every variable name of a committed dataset is in the metadata table (for the datasets of
+    grokjax.run_model, the layer's own table of templates, which a task may refine)."""
+    from grokjax._metadata import MODEL_LAYER_VARIABLES, describe
+
+    layer = {**MODEL_LAYER_VARIABLES["variables"], **MODEL_LAYER_VARIABLES["coordinates"]}
+    for figure, ds in committed.items():
+        by_layer = str(ds.attrs.get("engine", "")).startswith("grokjax.run_model")
+        for name in ds.variables:
+            if by_layer and name in layer:
+                assert all(ds[name].attrs.get(key) for key in ("long_name", "units", "description")), (figure, name)
+                continue
+            assert describe(str(name), ds.attrs.get("figure"), coordinate=name in ds.coords) is not None, (figure, name)

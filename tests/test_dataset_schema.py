@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import grokjax as gj
 from _layouts import CHECKPOINT_LAYOUT
+
+import grokjax as gj
 from grokjax import cli, store
 from grokjax.store import METADATA_SCHEMA, attach_config, check_dataset_schema, run_config
 

@@ -1,21 +1,16 @@
 """Self-describing datasets: every variable has long_name / units / description, ds.attrs the conventions."""
-import glob
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from _datasets import assert_fig1_dataset_describes_itself, assert_self_describing
+from _layouts import CHECKPOINT_LAYOUT
 
 import grokjax as gj
-from _layouts import CHECKPOINT_LAYOUT
 from experiments import find_figure
-from _datasets import assert_fig1_dataset_describes_itself, assert_self_describing
-
 from grokjax._metadata import (COORDINATES, FIGURE_VARIABLES, VARIABLES,
                                MissingMetadataError, MissingMetadataWarning, annotate, describe)
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # with -m slow: the default suite checks the same on the fig1 dataset of the emulated GPU image's dry run
@@ -25,26 +20,6 @@ def test_figure_dataset_opened_with_xarray_describes_every_variable(tmp_path):
     find_figure("fig1")("fig1", "tiny", tmp_path, quiet=True)
     with xr.open_dataset(tmp_path / "data" / "fig1.nc", engine="h5netcdf") as ds:
         assert_fig1_dataset_describes_itself(ds)
-
-
-def test_every_variable_of_the_committed_figure_datasets_has_an_entry():
-    """The datasets of `grokjax reproduce --size small` (figures/data): every name is in the table (for the
-    datasets of grokjax.run_model, the layer's own table of templates)."""
-    from grokjax._metadata import MODEL_LAYER_VARIABLES
-
-    layer = {**MODEL_LAYER_VARIABLES["variables"], **MODEL_LAYER_VARIABLES["coordinates"]}
-    files = sorted(glob.glob(str(ROOT / "figures" / "data" / "*.nc")))
-    if not files:
-        pytest.skip("no committed figure datasets in this checkout")
-    for path in files:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            figure = ds.attrs.get("figure")
-            by_layer = str(ds.attrs.get("engine", "")).startswith("grokjax.run_model")
-            for name in ds.variables:
-                if by_layer and name in layer:  # described by the layer's templates (a task may refine them)
-                    assert all(ds[name].attrs.get(key) for key in ("long_name", "units", "description")), (path, name)
-                    continue
-                assert describe(str(name), figure, coordinate=name in ds.coords) is not None, (path, name)
 
 
 def test_context_overrides_and_one_line_entries():
