@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-
 from _layouts import CHECKPOINT_LAYOUT
 
 import grokjax as gj
