@@ -9,7 +9,7 @@ from typing import Optional
 
 from grokjax._config import MAX_SEED, check_field, param, validate_fields
 from grokjax._errors import ConfigError, require
-from grokjax.figures import FIGURE_FORMATS, SIZES
+from grokjax.figures import DEFAULT_FIGURE_FORMATS, FIGURE_FORMATS, SIZES
 _OUT = "output folder (default: figures/ for small, figures/<size>/ for the others"
 
 
@@ -35,8 +35,8 @@ class FigureOptions:
         None, "init/data seeds, space-separated: curves are seed means with a ±1 SEM band and the claim is judged on "
         "the seed means (default: the figure's own seed(s); grokjax list marks the figures that take seeds; not with "
         f"--from); integers in [0, {MAX_SEED}]", check="seed", distinct=True)
-    formats: tuple[str, ...] = param(("png", "pdf"), "plot file formats, space-separated", choices=FIGURE_FORMATS,
-                                     distinct=True)
+    formats: tuple[str, ...] = param(DEFAULT_FIGURE_FORMATS, "plot file formats, space-separated",
+                                     choices=FIGURE_FORMATS, distinct=True)
     quiet: bool = param(False, "no progress bar")
 
     def __post_init__(self):

@@ -16,8 +16,9 @@ from typing import Any
 from grokjax._errors import ConfigError
 
 SIZES = ("tiny", "small", "paper")
-#: the file formats :func:`save_figure` writes (matplotlib's names); PNG and PDF by default
+#: the file formats :func:`save_figure` can write (matplotlib's names), and those it writes by default
 FIGURE_FORMATS = ("png", "pdf", "svg")
+DEFAULT_FIGURE_FORMATS = ("png", "pdf")
 FIGURE_GROUP = "grokjax.figures"
 COMMAND_GROUP = "grokjax.commands"
 
@@ -107,7 +108,7 @@ def find_module(name: str):
     raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(available_figures())})")
 
 
-def save_figure(fig: Any, out_dir: str | Path, name: str, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+def save_figure(fig: Any, out_dir: str | Path, name: str, formats: tuple[str, ...] = DEFAULT_FIGURE_FORMATS) -> list[Path]:
     """Save a matplotlib figure as ``out_dir/name.<format>`` for each of ``formats`` (distinct names from
     :data:`FIGURE_FORMATS`; ConfigError naming 'formats' otherwise, before anything is written), each file
     atomically, at 150 dpi with a tight bounding box; returns the paths."""
@@ -161,7 +162,7 @@ def check_figure_seeds(name: str, seeds) -> list[int] | None:
 
 def make_figure(name: str, size: str, out_dir: str | Path, quiet: bool = False,
                 from_path: str | Path | None = None, seeds: list[int] | None = None,
-                formats: tuple[str, ...] = ("png", "pdf")) -> tuple[Any, list[Path]]:
+                formats: tuple[str, ...] = DEFAULT_FIGURE_FORMATS) -> tuple[Any, list[Path]]:
     """Run (or, with ``from_path``, load), save, judge and plot figure ``name``; returns the check and the
     files written. ``seeds``: run these seeds (figures in :func:`seeded_figures` only; ConfigError naming
     'seeds' otherwise) and judge / plot their means. ``formats``: the plot's files (:func:`save_figure`),
