@@ -108,7 +108,8 @@ def find_module(name: str):
     raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(available_figures())})")
 
 
-def save_figure(fig: Any, out_dir: str | Path, name: str, formats: tuple[str, ...] = DEFAULT_FIGURE_FORMATS) -> list[Path]:
+def save_figure(fig: Any, out_dir: str | Path, name: str,
+                formats: tuple[str, ...] = DEFAULT_FIGURE_FORMATS) -> list[Path]:
     """Save a matplotlib figure as ``out_dir/name.<format>`` for each of ``formats`` (distinct names from
     :data:`FIGURE_FORMATS`; ConfigError naming 'formats' otherwise, before anything is written), each file
     atomically, at 150 dpi with a tight bounding box; returns the paths."""
