@@ -71,6 +71,27 @@ def field_help(config_cls: type, defaults: Mapping[str, Any] = {}) -> dict[str, 
     return out
 
 
+class _Once:
+    """An option given twice is refused (ConfigError naming its field, exit 2), not silently replaced by the last
+    occurrence (argparse's own behaviour): ``--seeds 0 --seeds 1`` or ``--quiet --no-quiet`` is a mistake."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_grokjax_given", {})
+        if self.dest in given:
+            raise ConfigError(self.dest, f"given twice ({given[self.dest]} and {option_string}); give it once")
+        given[self.dest] = option_string
+        super().__call__(parser, namespace, values, option_string)
+
+
+class StoreOnce(_Once, argparse._StoreAction):
+    """argparse's ``store`` action, refusing a second occurrence (for a command's own flags beside the declared
+    ones)."""
+
+
+class _BooleanOnce(_Once, argparse.BooleanOptionalAction):
+    pass
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, config_file: bool = True,
                          only: Sequence[str] | None = None, defaults: Mapping[str, Any] = {}) -> None:
     """Add ``--<field>`` for every dataclass field (``--no-<field>`` for booleans; the declared ``flag`` name where
@@ -84,7 +105,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, c
     parser._negative_number_matcher = re.compile(
         r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^-(?:inf|infinity|nan)$", re.IGNORECASE)
     if config_file:
-        parser.add_argument("--config", type=Path, default=None,
+        parser.add_argument("--config", type=Path, default=None, action=StoreOnce,
                             help="JSON or TOML file with config fields; flags given on the command line override it")
     for field in dataclasses.fields(config_cls):
         if only is not None and field.name not in only:
@@ -94,10 +115,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *, c
         if field.metadata.get("positional"):
             parser.add_argument(field.name, type=tp, help=helps[field.name])
         elif tp is bool and not is_seq:
-            parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None,
+            parser.add_argument(flag, dest=field.name, action=_BooleanOnce, default=None,
                                 help=helps[field.name])
         else:
-            parser.add_argument(flag, dest=field.name, type=tp, nargs="+" if is_seq else None,
+            parser.add_argument(flag, dest=field.name, type=tp, nargs="+" if is_seq else None, action=StoreOnce,
                                 default=defaults.get(field.name), metavar=field.name.upper(), help=helps[field.name])
 
 

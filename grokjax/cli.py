@@ -44,7 +44,7 @@ def _cmd_list(_: argparse.Namespace) -> int:
 
 
 def _cmd_run(argv: list[str]) -> int:
-    from grokjax._dataclass_cli import add_config_arguments, config_from_arguments
+    from grokjax._dataclass_cli import StoreOnce, add_config_arguments, config_from_arguments
     from grokjax.tasks import TASKS, is_model_task, load_task
 
     if not argv or argv[0] in ("-h", "--help"):
@@ -64,7 +64,7 @@ def _cmd_run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"grokjax run {name}", description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, module.Config)
-    parser.add_argument("--out", type=Path, default=Path("results") / f"{stem}.nc",
+    parser.add_argument("--out", type=Path, default=Path("results") / f"{stem}.nc", action=StoreOnce,
                         help="where to write the labelled dataset (netCDF) (default: results/%(prog)s.nc)".replace(
                             "%(prog)s", stem))
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")

@@ -14,6 +14,12 @@ from grokjax import cli
 
 TINY = ["--D", "4", "--N", "4", "--P", "8", "--P-test", "8", "--steps", "10", "--n-log", "4"]
 
+
+def _tiny(args):
+    """TINY's flags that ``args`` does not set, then ``args`` (an option given twice is refused on its own)."""
+    given = {a for a in args if a.startswith("--")}
+    return [t for flag, value in zip(TINY[::2], TINY[1::2]) if flag not in given for t in (flag, value)] + list(args)
+
 # (argv after "run poly" or a full argv, field named in the message)
 RUN_CASES = [
     (["--alpha", "inf"], "alpha"), (["--alpha", "nan"], "alpha"), (["--alpha", "-1"], "alpha"),
@@ -69,13 +75,13 @@ def _run_cli(argv, tmp_path, capsys):
 
 @pytest.mark.parametrize(("args", "field"), RUN_CASES)
 def test_run_poly_refuses(args, field, tmp_path, capsys):
-    err = _run_cli(["run", "poly", *TINY, *args, "--out", str(tmp_path / "o" / "x.nc")], tmp_path, capsys)
-    assert f"'{field}'" in err, err
+    err = _run_cli(["run", "poly", *_tiny(args), "--out", str(tmp_path / "o" / "x.nc")], tmp_path, capsys)
+    assert f"'{field}'" in err and "given twice" not in err, err
 
 
 @pytest.mark.parametrize("args", ARGPARSE_CASES)
 def test_run_poly_refuses_unparsable(args, tmp_path, capsys):
-    err = _run_cli(["run", "poly", *TINY, *args, "--out", str(tmp_path / "x.nc")], tmp_path, capsys)
+    err = _run_cli(["run", "poly", *_tiny(args), "--out", str(tmp_path / "x.nc")], tmp_path, capsys)
     assert "--" + args[0].lstrip("-") in err, err
 
 
@@ -104,7 +110,7 @@ def test_output_paths_refused(tmp_path, capsys):
     if os.geteuid() != 0:  # root writes anywhere
         cases.append((["--out", str(ro / "x.nc")], "out"))
     for args, field in cases:
-        err = _run_cli(["run", "poly", *TINY, *args], tmp_path, capsys)
+        err = _run_cli(["run", "poly", *_tiny(args)], tmp_path, capsys)
         assert f"'{field}'" in err, (args, err)
     ro.chmod(0o700)
 
@@ -115,7 +121,14 @@ def test_output_paths_refused(tmp_path, capsys):
     (["figure", "fig1", "--from", "missing.nc"], "from"), (["figure", "app12", "--seeds", "0", "1"], "seeds"),
     (["figure", "fig4", "--seeds", "0"], "seeds"), (["figure", "fig1", "--seeds", "0", "0"], "seeds"),
     (["figure", "fig1", "--seeds", "-1"], "seeds"), (["figure", "fig2", "--seeds", "4294967296"], "seeds"),
-    (["figure", "nosuchfig", "--seeds", "0"], "figure")])
+    (["figure", "nosuchfig", "--seeds", "0"], "figure"),
+    (["figure", "fig1", "--formats", "gif"], "formats"), (["figure", "fig1", "--formats", "png", "png"], "formats"),
+    (["figure", "fig1", "--formats", "PNG"], "formats"),
+    # an option given twice is refused on every command, not replaced by the last occurrence
+    (["figure", "fig1", "--formats", "png", "--formats", "svg"], "formats"),
+    (["figure", "fig1", "--quiet", "--no-quiet"], "quiet"), (["reproduce", "--only", "fig1", "--only", "fig2"], "only"),
+    (["run", "poly", "--seeds", "0", "--seeds", "1"], "seeds"), (["run", "modular", "--p", "11", "--p", "13"], "p"),
+    (["run", "poly", "--out", "a.nc", "--out", "b.nc"], "out"), (["compare", "dmft", "--D", "100", "--D", "200"], "D")])
 def test_commands_refuse(argv, field, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     err = _run_cli(argv, tmp_path, capsys)
